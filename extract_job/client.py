@@ -1,0 +1,96 @@
+"""HTTP access to the sales API: one session, explicit timeouts, bounded retries."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from extract_job.classify import Page, classify
+from extract_job.retry import RetryPolicy
+from shared.errors import ApiError, FatalApiError, RetriableApiError
+from shared.manifest import tool_version
+
+log = logging.getLogger(__name__)
+
+# Failures of the connection itself: resets, bodies cut short, timeouts.
+_TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+              requests.exceptions.ContentDecodingError)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    connect: float = 5.0
+    read: float = 30.0
+
+
+def make_session(token: str, pool_size: int) -> requests.Session:
+    """A session whose connection pool fits ``pool_size`` parallel requests; urllib3's own retries off."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers.update({"Authorization": token, "User-Agent": f"sales-pipeline-extract/{tool_version()}"})
+    return session
+
+
+class SalesApiClient:
+    """Fetches single pages of ``GET <url>?date=D&page=N``, retrying what is transient."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        url: str,
+        policy: RetryPolicy = RetryPolicy(),
+        timeouts: Timeouts = Timeouts(),
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._session = session
+        self._url = url
+        self._policy = policy
+        self._timeouts = timeouts
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+
+    def fetch_page(self, day: date, page: int) -> Page | None:
+        """The page, or None past the last page. Raises ``ApiError`` once retrying is pointless or exhausted."""
+        attempts = self._policy.max_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._get(day, page)
+            except RetriableApiError as exc:
+                failure = exc
+            if attempt < attempts:
+                delay = self._policy.delay(attempt, failure.retry_after, self._rng)
+                log.warning("%s page %d: %s; attempt %d of %d, retrying in %.2fs",
+                            day, page, failure, attempt, attempts, delay)
+                self._sleep(delay)
+        raise ApiError(f"page {page}: gave up after {attempts} attempts; last error: {failure}")
+
+    def _get(self, day: date, page: int) -> Page | None:
+        try:
+            response = self._session.get(
+                self._url,
+                params={"date": day.isoformat(), "page": page},
+                timeout=(self._timeouts.connect, self._timeouts.read),
+            )
+            body = response.content
+        except requests.Timeout as exc:
+            raise RetriableApiError(f"page {page}: timed out ({type(exc).__name__})") from None
+        except _TRANSIENT as exc:
+            raise RetriableApiError(f"page {page}: connection failed ({_reason(exc)})") from None
+        except requests.RequestException as exc:
+            raise FatalApiError(f"page {page}: request failed: {_reason(exc)}") from None
+        return classify(page, response.status_code, response.headers, body)
+
+
+def _reason(exc: BaseException) -> str:
+    """The exception's kind and text, short enough for one log line."""
+    return f"{type(exc).__name__}: {str(exc)[:200]}"

@@ -1,0 +1,80 @@
+"""Concurrent pagination: fetch ahead of the known end, stop at the first page past it.
+
+The API only says where the pages end by answering "no such page", so up to
+``concurrency`` pages are in flight at once, each new request going to the next
+page number, until a page comes back as the end. Pages past the end that were
+already requested are ignored, whatever they answered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from extract_job.classify import Page
+from shared.errors import ApiError
+
+
+class Paginator:
+    """Owns the pagination state: what is in flight, where the end is, which page failed first."""
+
+    def __init__(self, concurrency: int, max_pages: int) -> None:
+        self.concurrency = concurrency
+        self.max_pages = max_pages
+        self.next_page = 1
+        self.end: int | None = None  # the first page number known to be past the last page
+        self.errors: dict[int, BaseException] = {}
+
+    def wanted(self) -> bool:
+        """Whether another page number is still worth requesting."""
+        limit = min([self.max_pages + 1, *self.errors, *([self.end] if self.end else [])])
+        return self.next_page < limit
+
+    def outcome(self) -> int:
+        """The number of pages, once nothing is in flight; raises if the run cannot succeed."""
+        first_error = min(self.errors, default=None)
+        if first_error is not None and (self.end is None or first_error < self.end):
+            raise self.errors[first_error]
+        if self.end is None:
+            raise ApiError(
+                f"the API still had pages after {self.max_pages}; stopping (raise --max-pages if that is real)"
+            )
+        return self.end - 1
+
+
+def fetch_all(
+    fetch: Callable[[int], Page | None],
+    sink: Callable[[Page], None],
+    concurrency: int,
+    max_pages: int,
+) -> int:
+    """Fetch every page with ``fetch`` (in worker threads), hand each to ``sink`` (in this thread).
+
+    Returns the number of pages. ``sink`` sees each page as it arrives, in
+    completion order, so memory holds at most ``concurrency`` pages. A page that
+    arrives before the end is known may turn out to lie past it (an API that
+    answers beyond its own end): pages numbered above the returned count are
+    not part of the result, and the caller must drop them.
+    """
+    state = Paginator(concurrency, max_pages)
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="page") as pool:
+        in_flight: dict[Future[Page | None], int] = {}
+        while True:
+            while len(in_flight) < concurrency and state.wanted():
+                in_flight[pool.submit(fetch, state.next_page)] = state.next_page
+                state.next_page += 1
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                number = in_flight.pop(future)
+                try:
+                    page = future.result()
+                except Exception as exc:
+                    state.errors[number] = exc
+                    continue
+                if page is None:
+                    state.end = min(number, state.end or number)
+                elif state.end is None or number < state.end:
+                    sink(page)
+    return state.outcome()

@@ -1,0 +1,1 @@
+"""Code both batch jobs use: configuration, logging, dates, zones, manifests, atomic partitions."""

@@ -1,0 +1,73 @@
+"""Date parsing and ranges.
+
+Dates are accepted only as real ``YYYY-MM-DD`` calendar dates: they become
+partition folder names, so anything looser could steer a path elsewhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime, timedelta, timezone
+
+from shared.errors import ConfigError
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(text: str) -> date:
+    """Parse a strict ``YYYY-MM-DD`` date or raise ``ConfigError`` saying why."""
+    if not _ISO_DATE.fullmatch(text):
+        raise ConfigError(f"invalid date {text!r}: expected YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(f"invalid date {text!r}: {exc}") from exc
+
+
+def date_range(start: date, end: date) -> list[date]:
+    """Every date from ``start`` to ``end``, both included."""
+    if end < start:
+        raise ConfigError(f"the range ends ({end}) before it starts ({start})")
+    return list(_days(start, end))
+
+
+def _days(start: date, end: date) -> Iterator[date]:
+    day = start
+    while day <= end:
+        yield day
+        day += timedelta(days=1)
+
+
+def yesterday_utc(now: datetime | None = None) -> date:
+    """The default business date: yesterday in UTC, so a nightly run fetches a closed day."""
+    current = now or datetime.now(timezone.utc)
+    return current.astimezone(timezone.utc).date() - timedelta(days=1)
+
+
+def select_dates(
+    single: str | None,
+    start: str | None,
+    end: str | None,
+    env: Mapping[str, str],
+    now: datetime | None = None,
+) -> list[date]:
+    """Resolve the dates to process: ``--date``, or ``--start``/``--end``, or env ``DATE``, or yesterday (UTC).
+
+    ``DATE`` may also hold a range as ``START..END`` so a compose ``.env`` can backfill.
+    """
+    if single and (start or end):
+        raise ConfigError("give either --date or --start/--end, not both")
+    if single:
+        return [parse_date(single)]
+    if start or end:
+        if not (start and end):
+            raise ConfigError("--start and --end go together")
+        return date_range(parse_date(start), parse_date(end))
+    from_env = env.get("DATE", "").strip()
+    if from_env:
+        if ".." in from_env:
+            first, _, last = from_env.partition("..")
+            return date_range(parse_date(first.strip()), parse_date(last.strip()))
+        return [parse_date(from_env)]
+    return [yesterday_utc(now)]

@@ -1,0 +1,123 @@
+"""The ``_SUCCESS`` manifest: written last into a partition, it is what makes the partition complete.
+
+A manifest is a JSON object. Every manifest has ``run_id``, ``tool``, ``version``,
+``started_at``, ``finished_at`` and ``files`` (name, records, bytes, sha256 for
+each data file); each job adds its own fields.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from shared.errors import PartitionError
+
+SUCCESS_FILE = "_SUCCESS"
+_PACKAGE = "sales-pipeline"
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One data file of a partition as the manifest records it."""
+
+    name: str
+    records: int
+    bytes: int
+    sha256: str
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def tool_version() -> str:
+    try:
+        return metadata.version(_PACKAGE)
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def manifest_bytes(manifest: dict[str, Any]) -> bytes:
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def file_entries(manifest: dict[str, Any]) -> list[FileEntry]:
+    return [FileEntry(**entry) for entry in manifest["files"]]
+
+
+def entries_as_json(entries: list[FileEntry]) -> list[dict[str, Any]]:
+    return [asdict(entry) for entry in entries]
+
+
+def read_manifest(partition: Path) -> dict[str, Any]:
+    """Load a partition's manifest, or raise ``PartitionError`` saying what is wrong with it."""
+    path = partition / SUCCESS_FILE
+    if not partition.is_dir():
+        raise PartitionError(f"partition {partition} does not exist")
+    try:
+        manifest = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise PartitionError(f"partition {partition} is incomplete: no {SUCCESS_FILE} manifest") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PartitionError(f"manifest {path} is not valid JSON: {exc}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
+        raise PartitionError(f"manifest {path} is malformed: expected an object with a 'files' list")
+    try:
+        file_entries(manifest)
+    except TypeError as exc:
+        raise PartitionError(f"manifest {path} has a malformed file entry: {exc}") from None
+    return manifest
+
+
+def check_listing(partition: Path, manifest: dict[str, Any]) -> None:
+    """The partition must hold exactly the files its manifest lists (hidden files aside)."""
+    listed = {entry.name for entry in file_entries(manifest)}
+    present = {p.name for p in partition.iterdir() if p.name != SUCCESS_FILE and not p.name.startswith(".")}
+    missing, extra = sorted(listed - present), sorted(present - listed)
+    if missing or extra:
+        details = []
+        if missing:
+            details.append(f"missing {', '.join(missing)}")
+        if extra:
+            details.append(f"not in the manifest: {', '.join(extra)}")
+        raise PartitionError(f"partition {partition} does not match its manifest: {'; '.join(details)}")
+
+
+def check_digest(partition: Path, entry: FileEntry, data: bytes) -> None:
+    """``data`` (the file's bytes) must have the size and sha256 the manifest recorded."""
+    if len(data) != entry.bytes or sha256_hex(data) != entry.sha256:
+        raise PartitionError(
+            f"partition {partition}: {entry.name} was altered since it was written "
+            f"(sha256 or size differs from the manifest)"
+        )
+
+
+def verify_partition(partition: Path) -> dict[str, Any]:
+    """Full check (listing and every digest); returns the manifest of a complete partition."""
+    manifest = read_manifest(partition)
+    check_listing(partition, manifest)
+    for entry in file_entries(manifest):
+        check_digest(partition, entry, (partition / entry.name).read_bytes())
+    return manifest

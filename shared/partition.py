@@ -1,0 +1,192 @@
+"""Atomic replacement of a whole partition folder.
+
+A run writes into a hidden temporary folder beside the partition
+(``.<name>.tmp-<run id>``), fsyncs every file and the folder, and only then puts
+it in place:
+
+* no partition yet: one ``rename``;
+* a partition already there: ``renameat2(RENAME_EXCHANGE)`` swaps the two folders
+  in one step, then the old one (now under the temporary name) is deleted.
+  Where the kernel or file system cannot exchange, the old partition is first
+  renamed aside (``.<name>.old-<run id>``); if the process dies between the two
+  renames, the next run puts it back.
+
+So after a failure or a ``kill -9`` at any instant, the partition path holds the
+previous complete partition or the new complete one. Each temporary folder is
+``flock``-ed by its writer while in use: a leftover whose lock can be taken
+belongs to a dead run and is removed; one still locked is left to its owner.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import logging
+import os
+import shutil
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+
+from shared.manifest import new_run_id
+
+log = logging.getLogger(__name__)
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically; False when this system cannot."""
+    renameat2 = getattr(_libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    result = renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _try_lock(path: Path) -> int | None:
+    """An fd holding an exclusive lock on folder ``path``, or None if another process holds it."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _tmp_prefix(target: Path) -> str:
+    return f".{target.name}.tmp-"
+
+
+def _old_prefix(target: Path) -> str:
+    return f".{target.name}.old-"
+
+
+def clean_leftovers(target: Path) -> None:
+    """Remove what dead runs left beside ``target``; restore it if a run died mid-swap."""
+    parent = target.parent
+    if not parent.is_dir():
+        return
+    for leftover in sorted(parent.iterdir()):
+        name = leftover.name
+        if not (name.startswith(_tmp_prefix(target)) or name.startswith(_old_prefix(target))):
+            continue
+        fd = _try_lock(leftover)
+        if fd is None:
+            continue
+        try:
+            if name.startswith(_old_prefix(target)) and not target.exists():
+                log.warning("restoring %s, left aside by a run that died mid-swap", target)
+                os.rename(leftover, target)
+            else:
+                shutil.rmtree(leftover, ignore_errors=True)
+        finally:
+            os.close(fd)
+
+
+def remove_partition(target: Path) -> None:
+    """Delete a partition so that no reader ever sees it half-deleted."""
+    if not target.exists():
+        return
+    aside = target.parent / f"{_tmp_prefix(target)}{new_run_id()}"
+    os.rename(target, aside)
+    fsync_dir(target.parent)
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+class PartitionWriter:
+    """Builds a partition in a hidden folder and swaps it into place on ``commit()``.
+
+    Leaving the ``with`` block without ``commit()`` (an exception) discards the
+    temporary folder and leaves the existing partition untouched.
+    """
+
+    def __init__(self, target: Path, run_id: str) -> None:
+        self.target = target
+        self.tmp = target.parent / f"{_tmp_prefix(target)}{run_id}"
+        self._lock_fd: int | None = None
+        self._committed = False
+
+    def __enter__(self) -> PartitionWriter:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(self.target)
+        self.tmp.mkdir()
+        self._lock_fd = _try_lock(self.tmp)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._committed:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def write_bytes(self, name: str, data: bytes) -> None:
+        """Write one file in full and fsync it."""
+        with self.open(name) as handle:
+            handle.write(data)
+
+    def open(self, name: str) -> _SyncedFile:
+        """A binary file in the temporary folder, fsynced when closed (for streaming writers)."""
+        return _SyncedFile(self.tmp / name)
+
+    def commit(self) -> None:
+        """Make the temporary folder the partition, atomically."""
+        fsync_dir(self.tmp)
+        if not self.target.exists():
+            os.rename(self.tmp, self.target)
+        elif _exchange(self.tmp, self.target):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        else:
+            aside = self.target.parent / f"{_old_prefix(self.target)}{self.tmp.name.rsplit('-', 1)[-1]}"
+            os.rename(self.target, aside)
+            os.rename(self.tmp, self.target)
+            shutil.rmtree(aside, ignore_errors=True)
+        fsync_dir(self.target.parent)
+        self._committed = True
+
+
+class _SyncedFile:
+    """A context-managed binary file that is flushed and fsynced before it closes."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle: BinaryIO = path.open("xb")
+
+    def __enter__(self) -> BinaryIO:
+        return self._handle
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self._handle.flush()
+                os.fsync(self._handle.fileno())
+        finally:
+            self._handle.close()
