@@ -69,8 +69,7 @@ class SalesApiClient:
                 failure = exc
             if attempt < attempts:
                 delay = self._policy.delay(attempt, failure.retry_after, self._rng)
-                log.warning("%s page %d: %s; attempt %d of %d, retrying in %.2fs",
-                            day, page, failure, attempt, attempts, delay)
+                log.warning("%s %s; attempt %d of %d, retrying in %.2fs", day, failure, attempt, attempts, delay)
                 self._sleep(delay)
         raise ApiError(f"page {page}: gave up after {attempts} attempts; last error: {failure}")
 
@@ -92,5 +91,16 @@ class SalesApiClient:
 
 
 def _reason(exc: BaseException) -> str:
-    """The exception's kind and text, short enough for one log line."""
-    return f"{type(exc).__name__}: {str(exc)[:200]}"
+    """The root cause in a few words ("Connection refused"), not the wrapper chain's whole text."""
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = getattr(current, "reason", None) or current.__cause__ or current.__context__
+        if not isinstance(current, BaseException):
+            current = None
+    for cause in reversed(seen):
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+    root = seen[-1]
+    return f"{type(root).__name__}: {str(root)[:160]}"

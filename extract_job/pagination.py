@@ -27,7 +27,8 @@ class Paginator:
 
     def wanted(self) -> bool:
         """Whether another page number is still worth requesting."""
-        limit = min([self.max_pages + 1, *self.errors, *([self.end] if self.end else [])])
+        # Page max_pages + 1 is requested too: its answer tells a date of exactly max_pages pages from an endless one.
+        limit = min([self.max_pages + 2, *self.errors, *([self.end] if self.end else [])])
         return self.next_page < limit
 
     def outcome(self) -> int:

@@ -39,7 +39,11 @@ def validate_api_url(url: str) -> str:
     url = url.strip()
     if not url:
         raise ConfigError("SALES_API_URL is not set (the sales endpoint, e.g. http://127.0.0.1:8081/sales)")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0..65535
+    except ValueError as exc:
+        raise ConfigError(f"SALES_API_URL is not a valid URL: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"SALES_API_URL must be an http:// or https:// URL, got {public_url(url)!r}")
     return url
@@ -65,11 +69,16 @@ def _positive(value: float | None, name: str) -> float | None:
     return value
 
 
+def _flag_or(flag: int | None, fallback: int) -> int:
+    return fallback if flag is None else flag
+
+
 def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> ExtractSettings:
     """Flags win over the environment; raises ``ConfigError`` for anything unusable."""
-    concurrency = args.concurrency or env_int(env, "EXTRACT_CONCURRENCY", DEFAULT_CONCURRENCY)
-    max_attempts = args.max_attempts or env_int(env, "EXTRACT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
-    max_pages = args.max_pages or env_int(env, "EXTRACT_MAX_PAGES", DEFAULT_MAX_PAGES)
+    # "is None", not "or": a flag given as 0 must be refused below, not replaced by the default.
+    concurrency = _flag_or(args.concurrency, env_int(env, "EXTRACT_CONCURRENCY", DEFAULT_CONCURRENCY))
+    max_attempts = _flag_or(args.max_attempts, env_int(env, "EXTRACT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
+    max_pages = _flag_or(args.max_pages, env_int(env, "EXTRACT_MAX_PAGES", DEFAULT_MAX_PAGES))
     if min(concurrency, max_attempts, max_pages) < 1:
         raise ConfigError("--concurrency, --max-attempts and --max-pages must be at least 1")
     return ExtractSettings(

@@ -1,0 +1,1 @@
+"""Convert job: complete raw JSON partitions into validated Avro staging partitions."""

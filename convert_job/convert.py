@@ -1,0 +1,169 @@
+"""Convert one raw partition into a staging partition, quarantining what does not validate."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from convert_job.avro_output import write_avro
+from convert_job.raw_reader import iter_records
+from convert_job.schema import schema_fingerprint
+from convert_job.validation import Rejection, unknown_fields, validate
+from shared.errors import DataError, PartitionError
+from shared.manifest import (
+    SUCCESS_FILE,
+    FileEntry,
+    check_listing,
+    entries_as_json,
+    manifest_bytes,
+    new_run_id,
+    read_manifest,
+    tool_version,
+    utc_now,
+)
+from shared.partition import PartitionWriter, remove_partition
+
+log = logging.getLogger(__name__)
+
+TOOL = "convert_job"
+REJECTED_FILE = "rejected.jsonl"
+
+
+def avro_file_name(day: date) -> str:
+    return f"sales_{day.isoformat()}.avro"
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where one date's partitions live."""
+
+    raw: Path
+    staging: Path
+    quarantine: Path
+
+
+@dataclass
+class Tally:
+    """Counts kept while records stream through."""
+
+    read: int = 0
+    written: int = 0
+    rejected: int = 0
+    unknown_fields: Counter[str] = field(default_factory=Counter)
+
+
+def screen(
+    records: Iterable[tuple[str, int, Any]], tally: Tally, rejects: BinaryIO
+) -> Iterator[dict[str, Any]]:
+    """Yield the valid records ready for Avro; write each invalid one, with why, as a JSON line to ``rejects``."""
+    for source, index, record in records:
+        tally.read += 1
+        result = validate(record)
+        if isinstance(result, Rejection):
+            tally.rejected += 1
+            line = {"source_file": source, "index": index, "reason": result.reason, "record": record}
+            rejects.write(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
+            continue
+        extra = unknown_fields(record)
+        if extra:
+            tally.unknown_fields.update(extra)
+        tally.written += 1
+        yield result
+
+
+def is_up_to_date(staging: Path, raw_run_id: str, codec: str) -> bool:
+    """Whether staging already holds this raw run converted with this schema and codec."""
+    try:
+        manifest = read_manifest(staging)
+        check_listing(staging, manifest)
+    except PartitionError:
+        return False
+    return (
+        manifest.get("raw_run_id") == raw_run_id
+        and manifest.get("schema_fingerprint") == schema_fingerprint()
+        and manifest.get("codec") == codec
+    )
+
+
+def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: float, force: bool = False) -> str:
+    """Convert ``day``; returns "done", or "skipped" when staging is already up to date.
+
+    Raises ``PartitionError`` for a missing, partial or altered raw partition and
+    ``DataError`` when too many records are invalid; staging is untouched in both cases.
+    """
+    raw_manifest = read_manifest(targets.raw)
+    check_listing(targets.raw, raw_manifest)
+    raw_run_id = str(raw_manifest.get("run_id", ""))
+    if not force and is_up_to_date(targets.staging, raw_run_id, codec):
+        log.info("%s: up to date (raw run %s), nothing to do", day, raw_run_id)
+        return "skipped"
+
+    started, clock, run_id = utc_now(), time.monotonic(), new_run_id()
+    tally = Tally()
+    name = avro_file_name(day)
+    with PartitionWriter(targets.staging, run_id) as staging, PartitionWriter(targets.quarantine, run_id) as quarantine:
+        with staging.open(name) as avro_file, quarantine.open(REJECTED_FILE) as rejects_file:
+            avro = write_avro(avro_file, screen(iter_records(targets.raw, raw_manifest), tally, rejects_file), codec)
+        _publish_quarantine(quarantine, targets.quarantine, tally)
+        _check_ratio(day, tally, max_invalid_ratio, targets.quarantine)
+        _warn_drift(day, tally)
+        manifest = {
+            "dataset": "sales",
+            "zone": "stg",
+            "date": day.isoformat(),
+            "raw_run_id": raw_run_id,
+            "records_read": tally.read,
+            "records_written": tally.written,
+            "records_rejected": tally.rejected,
+            "unknown_fields": dict(sorted(tally.unknown_fields.items())),
+            "schema": "sale.v1",
+            "schema_fingerprint": schema_fingerprint(),
+            "codec": codec,
+            "files": entries_as_json([FileEntry(name, tally.written, avro.bytes, avro.hexdigest())]),
+            "run_id": run_id,
+            "started_at": started,
+            "finished_at": utc_now(),
+            "tool": TOOL,
+            "version": tool_version(),
+        }
+        staging.write_bytes(SUCCESS_FILE, manifest_bytes(manifest))
+        staging.commit()
+    seconds = round(time.monotonic() - clock, 3)
+    log.info(
+        "%s: %d records in, %d out, %d rejected in %.2fs -> %s",
+        day, tally.read, tally.written, tally.rejected, seconds, targets.staging,
+        extra={"date": day.isoformat(), "records_in": tally.read, "records_out": tally.written,
+               "rejected": tally.rejected, "seconds": seconds, "run_id": run_id},
+    )
+    return "done"
+
+
+def _publish_quarantine(writer: PartitionWriter, target: Path, tally: Tally) -> None:
+    """Replace the date's quarantine with this run's rejects, or clear a stale one when there are none."""
+    if tally.rejected:
+        writer.commit()
+    else:
+        remove_partition(target)
+
+
+def _check_ratio(day: date, tally: Tally, max_ratio: float, quarantine: Path) -> None:
+    if tally.read and tally.rejected / tally.read > max_ratio:
+        raise DataError(
+            f"{tally.rejected} of {tally.read} records are invalid ({tally.rejected / tally.read:.2%}), "
+            f"more than --max-invalid-ratio {max_ratio:g}; staging left as it was, "
+            f"rejects in {quarantine / REJECTED_FILE}"
+        )
+
+
+def _warn_drift(day: date, tally: Tally) -> None:
+    if tally.unknown_fields:
+        fields = ", ".join(f"{name} ({count})" for name, count in tally.unknown_fields.most_common())
+        log.warning("%s: fields not in the schema were left out of Avro: %s", day, fields,
+                    extra={"date": day.isoformat(), "unknown_fields": dict(tally.unknown_fields)})

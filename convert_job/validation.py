@@ -1,0 +1,108 @@
+"""Record validation: pure functions, no I/O.
+
+A record is valid when it is a JSON object holding ``client`` and ``product`` as
+strings, ``purchase_date`` as a real ``YYYY-MM-DD`` date, and ``price`` as an
+integer in Avro's long range (not a bool, not a string; a float only when it is
+integral). Fields beyond those four do not make a record invalid: they are left
+out of the Avro record and reported as schema drift.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from convert_job.schema import FIELDS
+
+LONG_MIN = -(2**63)
+LONG_MAX = 2**63 - 1
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_FIELD_SET = frozenset(FIELDS)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a record was refused."""
+
+    reason: str
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+@lru_cache(maxsize=4096)
+def _epoch_days(text: str) -> int | None:
+    """Days since 1970-01-01 for a strict ``YYYY-MM-DD`` date, None otherwise (cached: a partition repeats its dates)."""
+    if not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text).toordinal() - _EPOCH_ORDINAL
+    except ValueError:
+        return None
+
+
+def _text_problem(name: str, value: object) -> str | None:
+    if type(value) is not str:
+        return f"{name} must be a string, got {_json_type(value)}"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{name} is not valid Unicode (lone surrogate)"
+    return None
+
+
+def _price(value: object) -> int | Rejection:
+    if type(value) is int:
+        if LONG_MIN <= value <= LONG_MAX:
+            return value
+        return Rejection("price is outside the 64-bit integer range")
+    if type(value) is float:
+        if value.is_integer() and LONG_MIN <= value <= LONG_MAX:
+            return int(value)
+        return Rejection(f"price must be a whole number, got {value!r}")
+    return Rejection(f"price must be an integer, got {_json_type(value)}")
+
+
+def validate(record: Any) -> dict[str, Any] | Rejection:
+    """The Avro-ready record (``purchase_date`` as epoch days), or the ``Rejection`` saying why not."""
+    if type(record) is not dict:
+        return Rejection(f"record must be a JSON object, got {_json_type(record)}")
+    missing = [name for name in FIELDS if name not in record]
+    if missing:
+        return Rejection(f"missing field(s): {', '.join(missing)}")
+    client, product, purchase_date = record["client"], record["product"], record["purchase_date"]
+    problem = _text_problem("client", client) or _text_problem("product", product)
+    if problem:
+        return Rejection(problem)
+    if type(purchase_date) is not str:
+        return Rejection(f"purchase_date must be a YYYY-MM-DD string, got {_json_type(purchase_date)}")
+    days = _epoch_days(purchase_date)
+    if days is None:
+        return Rejection(f"purchase_date {purchase_date[:40]!r} is not a real YYYY-MM-DD date")
+    price = _price(record["price"])
+    if isinstance(price, Rejection):
+        return price
+    return {"client": client, "purchase_date": days, "product": product, "price": price}
+
+
+def unknown_fields(record: dict[str, Any]) -> list[str]:
+    """Field names the schema does not have (cheap when there are none)."""
+    if len(record) == len(FIELDS):
+        return []
+    return [name for name in record if name not in _FIELD_SET]
