@@ -77,6 +77,11 @@ def attempt(day: date, work: Callable[[date], str], log: logging.Logger) -> Outc
     except PipelineError as exc:
         log.error("%s failed: %s", day, exc)
         return Outcome(day, "failed", str(exc))
+    except OSError as exc:
+        # The file system said no (disk full, permissions): the operator needs the reason and the path, not a traceback.
+        message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc)
+        log.error("%s failed: %s", day, message)
+        return Outcome(day, "failed", message)
     except Exception as exc:
         log.exception("%s failed unexpectedly", day)
         return Outcome(day, "failed", f"unexpected {type(exc).__name__}: {exc}")
