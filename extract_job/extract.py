@@ -67,14 +67,23 @@ def extract_date(
     entries: dict[int, FileEntry] = {}
     with PartitionWriter(partition, run_id) as writer:
 
-        def keep(page: Page) -> None:
-            name = page_file_name(day, page.number)
-            writer.write_bytes(name, page.body)
-            entries[page.number] = FileEntry(name, page.records, len(page.body), sha256_hex(page.body))
+        def fetch_and_store(number: int) -> Page | None:
+            # Runs in the fetching threads, so each page's fsync overlaps other pages' network waits.
+            page = client.fetch_page(day, number)
+            if page is not None:
+                writer.write_bytes(page_file_name(day, number), page.body)
+            return page
 
-        pages = fetch_all(lambda n: client.fetch_page(day, n), keep, concurrency, max_pages)
-        for number in [n for n in entries if n > pages]:
-            (writer.tmp / entries.pop(number).name).unlink()
+        def keep(page: Page) -> None:
+            entries[page.number] = FileEntry(
+                page_file_name(day, page.number), page.records, len(page.body), sha256_hex(page.body)
+            )
+
+        pages = fetch_all(fetch_and_store, keep, concurrency, max_pages)
+        kept = {entries[n].name for n in entries if n <= pages}
+        for stray in [p for p in writer.tmp.iterdir() if p.name not in kept]:
+            stray.unlink()  # pages an inconsistent API served past its own end
+        entries = {n: e for n, e in entries.items() if n <= pages}
         files = [entries[n] for n in sorted(entries)]
         manifest = {
             "dataset": "sales",

@@ -1,8 +1,8 @@
 """Atomic replacement of a whole partition folder.
 
 A run writes into a hidden temporary folder beside the partition
-(``.<name>.tmp-<run id>``), fsyncs every file and the folder, and only then puts
-it in place:
+(``.<name>.tmp-<run id>``); at commit it fsyncs every file and the folder, and
+only then puts it in place:
 
 * no partition yet: one ``rename``;
 * a partition already there: ``renameat2(RENAME_EXCHANGE)`` swaps the two folders
@@ -55,6 +55,14 @@ def _exchange(a: Path, b: Path) -> bool:
 
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
@@ -124,6 +132,7 @@ class PartitionWriter:
         self.tmp = target.parent / f"{_tmp_prefix(target)}{run_id}"
         self._lock_fd: int | None = None
         self._committed = False
+        self._written: list[Path] = []
 
     def __enter__(self) -> PartitionWriter:
         self.target.parent.mkdir(parents=True, exist_ok=True)
@@ -145,16 +154,27 @@ class PartitionWriter:
             self._lock_fd = None
 
     def write_bytes(self, name: str, data: bytes) -> None:
-        """Write one file in full and fsync it."""
+        """Write one file in full (safe to call from several threads for different names)."""
         with self.open(name) as handle:
             handle.write(data)
 
-    def open(self, name: str) -> _SyncedFile:
-        """A binary file in the temporary folder, fsynced when closed (for streaming writers)."""
-        return _SyncedFile(self.tmp / name)
+    def open(self, name: str) -> BinaryIO:
+        """A new binary file in the temporary folder, for streaming writers; the caller closes it."""
+        path = self.tmp / name
+        handle = path.open("xb")
+        self._written.append(path)
+        return handle
 
     def commit(self) -> None:
-        """Make the temporary folder the partition, atomically."""
+        """Make every file durable, then make the temporary folder the partition, atomically.
+
+        Syncing all files here, in one batch, rather than one by one as they are
+        written, lets the file system flush them in a single journal commit and
+        keeps fsync off the path of the threads that fetch pages.
+        """
+        for path in self._written:
+            if path.exists():
+                _fsync_file(path)
         fsync_dir(self.tmp)
         if not self.target.exists():
             os.rename(self.tmp, self.target)
@@ -167,26 +187,3 @@ class PartitionWriter:
             shutil.rmtree(aside, ignore_errors=True)
         fsync_dir(self.target.parent)
         self._committed = True
-
-
-class _SyncedFile:
-    """A context-managed binary file that is flushed and fsynced before it closes."""
-
-    def __init__(self, path: Path) -> None:
-        self._handle: BinaryIO = path.open("xb")
-
-    def __enter__(self) -> BinaryIO:
-        return self._handle
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            if exc_type is None:
-                self._handle.flush()
-                os.fsync(self._handle.fileno())
-        finally:
-            self._handle.close()
