@@ -1,0 +1,157 @@
+# Images of the sales pipeline, one final target per program:
+#   extract    python -m extract_job   (requests, no fastavro)
+#   convert    python -m convert_job   (fastavro, no requests)
+#   sales-api  python -m sales_api_sim (standard library only)
+# Build one with e.g.  docker build --target extract -t sales-pipeline/extract:dev .
+# (docker compose builds all three).
+
+# The base image is a build argument so a mirror or a pinned digest can be swapped in.
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# ---------------------------------------------------------------------------
+# Settings every stage shares, builders and final images alike.
+FROM ${PYTHON_IMAGE} AS python-base
+# Unbuffered output reaches `docker logs` at once; no .pyc writes on a read-only root; pip keeps no cache.
+ENV PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+# The application's virtualenv comes first on PATH, so `python` below is the venv's.
+ENV VIRTUAL_ENV=/opt/venv \
+    PATH=/opt/venv/bin:$PATH
+
+# ---------------------------------------------------------------------------
+# Builder: dependency lists and build tools, derived from pyproject.toml alone.
+FROM python-base AS builder
+# Build tools live in their own venv so they never reach a final image.
+RUN python -m venv /opt/build-tools
+# Scratch space for the package build; it stays in the builder stages.
+WORKDIR /src
+# Only the metadata: the layers below stay cached until pyproject.toml changes.
+COPY pyproject.toml ./
+# One requirements file per image (base dependencies plus that image's extra) and the build backend.
+RUN python -c 'import tomllib; \
+meta = tomllib.load(open("pyproject.toml", "rb")); project = meta["project"]; \
+write = lambda name, lines: open(f"/tmp/{name}.txt", "w").write("\n".join(lines) + "\n"); \
+write("build-requirements", meta["build-system"]["requires"]); \
+[write(f"requirements-{image}", project["dependencies"] + project["optional-dependencies"].get(extra, [])) \
+ for image, extra in (("sales-api", None), ("extract", "extract"), ("convert", "convert"))]' \
+ && /opt/build-tools/bin/pip install --quiet -r /tmp/build-requirements.txt
+# An empty runtime venv each job stage fills with only its own dependencies.
+RUN python -m venv /opt/venv
+
+# ---------------------------------------------------------------------------
+# Per-image dependency layers: rebuilt only when pyproject.toml changes.
+# Extract: the builder's venv plus the "extract" extra.
+FROM builder AS deps-extract
+# requests and python-dotenv, nothing for Avro.
+RUN pip install --quiet -r /tmp/requirements-extract.txt
+
+# Convert: the builder's venv plus the "convert" extra.
+FROM builder AS deps-convert
+# fastavro and python-dotenv, nothing for HTTP.
+RUN pip install --quiet -r /tmp/requirements-convert.txt
+
+# Simulator: the builder's venv plus the base dependencies only.
+FROM builder AS deps-sales-api
+# The simulator is standard library only; this is just the base dependency list.
+RUN pip install --quiet -r /tmp/requirements-sales-api.txt
+
+# ---------------------------------------------------------------------------
+# Per-image application layers: each installs only the packages its program imports.
+# Extract: its dependencies are cached below, so a code change rebuilds only from here.
+FROM deps-extract AS build-extract
+# The shared core and the extract job; the other programs' code stays out of this image.
+COPY shared/ shared/
+COPY extract_job/ extract_job/
+# A real (non-editable) install, so the package metadata (tool_version) is there; pip and setuptools leave the venv.
+RUN /opt/build-tools/bin/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
+ && pip install --quiet --no-deps /tmp/wheels/*.whl \
+ && pip uninstall --quiet --yes pip setuptools
+
+# Convert: the same on top of its own dependencies.
+FROM deps-convert AS build-convert
+# The shared core and the convert job with its Avro schema.
+COPY shared/ shared/
+COPY convert_job/ convert_job/
+# Same install as the extract image.
+RUN /opt/build-tools/bin/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
+ && pip install --quiet --no-deps /tmp/wheels/*.whl \
+ && pip uninstall --quiet --yes pip setuptools
+
+# Simulator: the same on top of its own dependencies.
+FROM deps-sales-api AS build-sales-api
+# The simulator imports nothing from the jobs.
+COPY sales_api_sim/ sales_api_sim/
+# Same install as the extract image.
+RUN /opt/build-tools/bin/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
+ && pip install --quiet --no-deps /tmp/wheels/*.whl \
+ && pip uninstall --quiet --yes pip setuptools
+
+# ---------------------------------------------------------------------------
+# Runtime base: starts again from the plain base, so nothing from the builders leaks in.
+FROM python-base AS runtime
+# A fixed uid/gid (10001) so volume ownership and Kubernetes runAsUser are predictable.
+RUN groupadd --gid 10001 app \
+ && useradd --uid 10001 --gid app --no-create-home --no-log-init --home-dir /nonexistent --shell /usr/sbin/nologin app
+# An empty working directory: the jobs read a .env from their working directory, and there is none here.
+WORKDIR /app
+
+# Common to the two job images: the data root.
+FROM runtime AS job-runtime
+# Docker copies this ownership into a new, empty named volume mounted at /data.
+RUN install --directory --owner=10001 --group=10001 --mode=0750 /data
+# The data root the jobs write under (raw/, stg/, quarantine/).
+ENV BASE_DIR=/data
+
+# ---------------------------------------------------------------------------
+# Final image: the extract job.
+FROM job-runtime AS extract
+# The image tag, recorded in the version label (compose passes TAG).
+ARG VERSION=dev
+# Image metadata (OCI annotations).
+LABEL org.opencontainers.image.title="sales-pipeline-extract" \
+      org.opencontainers.image.description="Fetches a day of sales from the sales API into raw JSON partitions" \
+      org.opencontainers.image.version="${VERSION}"
+# Only the finished venv comes from the builder: no compilers, no pip cache, no build tools.
+COPY --from=build-extract /opt/venv /opt/venv
+# Numeric, so the runtime can verify it is not root without reading /etc/passwd.
+USER 10001:10001
+# Exec form: flags given to `docker run`/`docker compose run` go straight to the job.
+ENTRYPOINT ["python", "-m", "extract_job"]
+
+# Final image: the convert job.
+FROM job-runtime AS convert
+# The image tag, recorded in the version label (compose passes TAG).
+ARG VERSION=dev
+# Image metadata (OCI annotations).
+LABEL org.opencontainers.image.title="sales-pipeline-convert" \
+      org.opencontainers.image.description="Converts raw JSON sales partitions into validated Avro staging partitions" \
+      org.opencontainers.image.version="${VERSION}"
+# Only the finished venv comes from the builder.
+COPY --from=build-convert /opt/venv /opt/venv
+# Numeric non-root user, as in the extract image.
+USER 10001:10001
+# Exec form, so arguments pass straight through.
+ENTRYPOINT ["python", "-m", "convert_job"]
+
+# Final image: the sales API simulator (no /data: it stores nothing).
+FROM runtime AS sales-api
+# The image tag, recorded in the version label (compose passes TAG).
+ARG VERSION=dev
+# Image metadata (OCI annotations).
+LABEL org.opencontainers.image.title="sales-pipeline-sales-api" \
+      org.opencontainers.image.description="Simulator of the paginated sales API, for development and tests" \
+      org.opencontainers.image.version="${VERSION}"
+# Only the finished venv comes from the builder.
+COPY --from=build-sales-api /opt/venv /opt/venv
+# Listen on every interface of the container (the simulator defaults to 127.0.0.1).
+ENV SIM_HOST=0.0.0.0 \
+    SIM_PORT=8081
+# Documents the port; compose reaches it over the project network, nothing is published.
+EXPOSE 8081
+# Numeric non-root user; 8081 needs no privilege.
+USER 10001:10001
+# Exec form: SIGTERM from `docker stop` reaches the simulator, which exits 0.
+ENTRYPOINT ["python", "-m", "sales_api_sim"]
