@@ -146,7 +146,9 @@ def _run(argv: list[str] | None) -> int:
         log_level=level,
         log_format=fmt,
     )
-    workers = args.workers if args.workers is not None else env_int(env, "CONVERT_WORKERS", os.cpu_count() or 1)
+    # The CPUs this process may run on (a container's cpuset), not every CPU of the host.
+    available = len(os.sched_getaffinity(0))
+    workers = args.workers if args.workers is not None else env_int(env, "CONVERT_WORKERS", available)
     if workers < 1:
         raise ConfigError("--workers must be at least 1")
     workers = min(workers, len(plan))
