@@ -25,7 +25,7 @@ from shared.cli import (
 )
 from shared.config import base_dir, env_int, load_environment
 from shared.dates import parse_date, select_dates
-from shared.errors import ConfigError
+from shared.errors import ConfigError, PipelineError
 from shared.logs import configure_logging
 from shared.manifest import read_manifest
 from shared.zones import QUARANTINE, RAW, STAGING, partition_dir
@@ -97,13 +97,16 @@ def _ratio(args: argparse.Namespace, env: dict[str, str]) -> float:
 
 
 def _partition_date(raw_dir: Path, given: str | None) -> date:
-    """The date of a partition named by path: ``--date``, else its manifest's date."""
-    if given:
-        return parse_date(given)
+    """The date of a partition named by path: its manifest's date, which ``--date`` must agree with."""
     try:
-        return parse_date(str(read_manifest(raw_dir).get("date", "")))
-    except Exception as exc:
+        recorded = parse_date(str(read_manifest(raw_dir).get("date", "")))
+    except PipelineError as exc:
+        if given:
+            return parse_date(given)
         raise ConfigError(f"cannot tell the date of {raw_dir}; pass --date ({exc})") from None
+    if given and parse_date(given) != recorded:
+        raise ConfigError(f"--date {given} disagrees with {raw_dir}, whose manifest says {recorded}")
+    return recorded
 
 
 def _plan(args: argparse.Namespace, env: dict[str, str]) -> dict[date, Targets]:

@@ -21,6 +21,7 @@ from shared.manifest import (
     SUCCESS_FILE,
     FileEntry,
     check_listing,
+    file_entries,
     entries_as_json,
     manifest_bytes,
     new_run_id,
@@ -28,7 +29,7 @@ from shared.manifest import (
     tool_version,
     utc_now,
 )
-from shared.partition import PartitionWriter, remove_partition
+from shared.partition import PartitionWriter, clean_leftovers, remove_partition
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +69,7 @@ def screen(
         result = validate(record)
         if isinstance(result, Rejection):
             tally.rejected += 1
-            line = {"source_file": source, "index": index, "reason": result.reason, "record": record}
-            rejects.write(json.dumps(line, ensure_ascii=False).encode("utf-8") + b"\n")
+            rejects.write(reject_line(source, index, result.reason, record))
             continue
         extra = unknown_fields(record)
         if extra:
@@ -78,12 +78,42 @@ def screen(
         yield result
 
 
+def reject_line(source: str, index: int, reason: str, record: Any) -> bytes:
+    """One quarantine line of strict JSON (RFC 8259), whatever the record holds.
+
+    A record JSON cannot carry (NaN, Infinity) is kept as its ``repr`` text under
+    ``record_repr`` instead, so writing a reject never fails.
+    """
+    line = {"source_file": source, "index": index, "reason": reason, "record": record}
+    try:
+        text = json.dumps(line, ensure_ascii=False, allow_nan=False)
+    except (ValueError, RecursionError):
+        line["record"] = None
+        line["record_repr"] = _safe_repr(record)
+        text = json.dumps(line, ensure_ascii=False)
+    # A lone surrogate (valid JSON, not UTF-8) is written as its \uXXXX escape, which reads back the same.
+    return text.encode("utf-8", "backslashreplace") + b"\n"
+
+
+def _safe_repr(record: Any) -> str:
+    try:
+        return repr(record)
+    except RecursionError:
+        return "<nested too deeply to show>"
+
+
 def is_up_to_date(staging: Path, raw_run_id: str, codec: str) -> bool:
-    """Whether staging already holds this raw run converted with this schema and codec."""
+    """Whether staging already holds this raw run converted with this schema and codec.
+
+    Cheap by design (no re-hashing of the Avro file): the listing and each file's
+    size must match the manifest, which catches a truncated or replaced file.
+    """
     try:
         manifest = read_manifest(staging)
         check_listing(staging, manifest)
     except PartitionError:
+        return False
+    if any((staging / entry.name).stat().st_size != entry.bytes for entry in file_entries(manifest)):
         return False
     return (
         manifest.get("raw_run_id") == raw_run_id
@@ -102,6 +132,9 @@ def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: flo
     check_listing(targets.raw, raw_manifest)
     raw_run_id = str(raw_manifest.get("run_id", ""))
     if not force and is_up_to_date(targets.staging, raw_run_id, codec):
+        # A run killed after its swap left the old folder behind; no writer will run to remove it.
+        clean_leftovers(targets.staging)
+        clean_leftovers(targets.quarantine)
         log.info("%s: up to date (raw run %s), nothing to do", day, raw_run_id)
         return "skipped"
 

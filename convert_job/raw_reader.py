@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from convert_job.validation import json_type_name
 from shared.errors import PartitionError
 from shared.manifest import check_digest, file_entries
 
@@ -24,7 +25,7 @@ def parse_page(path: Path, data: bytes) -> list[Any]:
     except RecursionError:
         raise PartitionError(f"{path}: JSON nested too deeply to read") from None
     if not isinstance(records, list):
-        raise PartitionError(f"{path}: expected a JSON array of records, got a JSON {type(records).__name__}")
+        raise PartitionError(f"{path}: expected a JSON array of records, got {json_type_name(records)}")
     return records
 
 

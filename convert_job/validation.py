@@ -31,7 +31,7 @@ class Rejection:
     reason: str
 
 
-def _json_type(value: object) -> str:
+def json_type_name(value: object) -> str:
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -58,7 +58,7 @@ def _epoch_days(text: str) -> int | None:
 
 def _text_problem(name: str, value: object) -> str | None:
     if type(value) is not str:
-        return f"{name} must be a string, got {_json_type(value)}"
+        return f"{name} must be a string, got {json_type_name(value)}"
     if not value.isascii():
         try:
             value.encode("utf-8")
@@ -73,16 +73,18 @@ def _price(value: object) -> int | Rejection:
             return value
         return Rejection("price is outside the 64-bit integer range")
     if type(value) is float:
-        if value.is_integer() and LONG_MIN <= value <= LONG_MAX:
+        if not value.is_integer():
+            return Rejection(f"price must be a whole number, got {value!r}")
+        if LONG_MIN <= value <= LONG_MAX:
             return int(value)
-        return Rejection(f"price must be a whole number, got {value!r}")
-    return Rejection(f"price must be an integer, got {_json_type(value)}")
+        return Rejection("price is outside the 64-bit integer range")
+    return Rejection(f"price must be an integer, got {json_type_name(value)}")
 
 
 def validate(record: Any) -> dict[str, Any] | Rejection:
     """The Avro-ready record (``purchase_date`` as epoch days), or the ``Rejection`` saying why not."""
     if type(record) is not dict:
-        return Rejection(f"record must be a JSON object, got {_json_type(record)}")
+        return Rejection(f"record must be a JSON object, got {json_type_name(record)}")
     missing = [name for name in FIELDS if name not in record]
     if missing:
         return Rejection(f"missing field(s): {', '.join(missing)}")
@@ -91,7 +93,7 @@ def validate(record: Any) -> dict[str, Any] | Rejection:
     if problem:
         return Rejection(problem)
     if type(purchase_date) is not str:
-        return Rejection(f"purchase_date must be a YYYY-MM-DD string, got {_json_type(purchase_date)}")
+        return Rejection(f"purchase_date must be a YYYY-MM-DD string, got {json_type_name(purchase_date)}")
     days = _epoch_days(purchase_date)
     if days is None:
         return Rejection(f"purchase_date {purchase_date[:40]!r} is not a real YYYY-MM-DD date")
