@@ -20,9 +20,11 @@ class Page:
 
 
 def _json_or_none(body: bytes) -> object | None:
+    """The body as JSON, read exactly as the convert job reads a page (strict UTF-8), or None."""
     try:
-        return json.loads(body)
-    except ValueError:
+        # Not json.loads(bytes): it also takes a BOM, UTF-16 and UTF-32, which the convert job refuses.
+        return json.loads(body.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
 
 

@@ -35,6 +35,7 @@ from shared.config import load_environment
 from shared.dates import select_dates
 from shared.errors import ConfigError
 from shared.logs import configure_logging
+from shared.partition import clean_leftovers
 from shared.zones import RAW, partition_dir
 
 TOOL = "extract_job"
@@ -111,6 +112,7 @@ def _run(argv: list[str] | None) -> int:
 def _extract_one(day: date, settings: ExtractSettings, client: SalesApiClient) -> str:
     partition = settings.raw_dir or partition_dir(settings.base_dir, RAW, day)
     if settings.missing_only and is_complete(partition):
+        clean_leftovers(partition)  # what a run killed after its swap left behind; no writer will run to remove it
         log.info("%s: already complete, skipped (--missing-only)", day)
         return "skipped"
     extract_date(day, partition, client, public_url(settings.api_url), settings.concurrency, settings.max_pages)

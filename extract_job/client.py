@@ -11,6 +11,8 @@ from datetime import date
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import AuthBase
+from requests.models import PreparedRequest
 
 from extract_job.classify import Page, classify
 from extract_job.retry import RetryPolicy
@@ -30,13 +32,32 @@ class Timeouts:
     read: float = 30.0
 
 
+class TokenAuth(AuthBase):
+    """Sends the token as the ``Authorization`` header.
+
+    As ``session.auth`` it takes precedence over credentials in the URL and over
+    ``~/.netrc``, which requests would otherwise swap in as Basic auth.
+    """
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        request.headers["Authorization"] = self._token
+        return request
+
+    def __repr__(self) -> str:
+        return "TokenAuth(***)"
+
+
 def make_session(token: str, pool_size: int) -> requests.Session:
     """A session whose connection pool fits ``pool_size`` parallel requests; urllib3's own retries off."""
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
-    session.headers.update({"Authorization": token, "User-Agent": f"sales-pipeline-extract/{tool_version()}"})
+    session.auth = TokenAuth(token)
+    session.headers["User-Agent"] = f"sales-pipeline-extract/{tool_version()}"
     return session
 
 

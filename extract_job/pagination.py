@@ -27,7 +27,7 @@ class Paginator:
 
     def wanted(self) -> bool:
         """Whether another page number is still worth requesting."""
-        # Page max_pages + 1 is requested too: its answer tells a date of exactly max_pages pages from an endless one.
+        # Page max_pages + 1 is asked for too: only its answer tells exactly max_pages pages from too many.
         limit = min([self.max_pages + 2, *self.errors, *([self.end] if self.end else [])])
         return self.next_page < limit
 

@@ -85,8 +85,16 @@ def read_token(env: Mapping[str, str]) -> str:
             raise ConfigError(f"cannot read AUTH_TOKEN_FILE {token_file}: {exc.strerror}") from None
         if not token:
             raise ConfigError(f"AUTH_TOKEN_FILE {token_file} is empty")
-        return token
+        return _header_safe(token, f"AUTH_TOKEN_FILE {token_file}")
     token = env.get("AUTH_TOKEN", "").strip()
     if not token:
         raise ConfigError("no API token: set AUTH_TOKEN or AUTH_TOKEN_FILE")
+    return _header_safe(token, "AUTH_TOKEN")
+
+
+def _header_safe(token: str, source: str) -> str:
+    # A line break inside the token would make the HTTP library refuse the header
+    # with an error quoting the token (escaped, so log redaction misses it).
+    if not token.isprintable():
+        raise ConfigError(f"the API token in {source} contains a line break or another control character")
     return token

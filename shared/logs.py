@@ -20,7 +20,9 @@ class _RedactingFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self._secrets = tuple(s for s in secrets if s)
+        # Each secret also as JSON and repr() escape it (a token with a quote or backslash), longest first.
+        forms = {form for s in secrets if s for form in (s, json.dumps(s, ensure_ascii=False)[1:-1], repr(s)[1:-1])}
+        self._secrets = tuple(sorted(forms, key=len, reverse=True))
 
     def format(self, record: logging.LogRecord) -> str:
         text = self.render(record)

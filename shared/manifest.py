@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from importlib import metadata
@@ -60,7 +61,8 @@ def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
 
 
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
-    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    # A lone surrogate (e.g. in an unknown field's name) is written as its \uXXXX escape, which reads back the same.
+    return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
 
 
 def file_entries(manifest: dict[str, Any]) -> list[FileEntry]:
@@ -82,22 +84,30 @@ def read_manifest(partition: Path) -> dict[str, Any]:
         raise PartitionError(f"partition {partition} is incomplete: no {SUCCESS_FILE} manifest") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise PartitionError(f"manifest {path} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise PartitionError(f"manifest {path} is not valid JSON: nested too deeply to read") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
         raise PartitionError(f"manifest {path} is malformed: expected an object with a 'files' list")
     try:
-        file_entries(manifest)
+        entries = file_entries(manifest)
     except TypeError as exc:
         raise PartitionError(f"manifest {path} has a malformed file entry: {exc}") from None
+    for entry in entries:
+        if not (isinstance(entry.name, str) and isinstance(entry.sha256, str)
+                and type(entry.records) is int and type(entry.bytes) is int):
+            raise PartitionError(f"manifest {path} has a malformed file entry: {asdict(entry)}")
     return manifest
 
 
 def check_listing(partition: Path, manifest: dict[str, Any]) -> None:
     """The partition must hold exactly the files its manifest lists (hidden files aside)."""
-    listed = {entry.name for entry in file_entries(manifest)}
+    names = Counter(entry.name for entry in file_entries(manifest))
+    listed = set(names)
     present = {p.name for p in partition.iterdir() if p.name != SUCCESS_FILE and not p.name.startswith(".")}
     missing, extra = sorted(listed - present), sorted(present - listed)
-    if missing or extra:
-        details = []
+    twice = sorted(name for name, count in names.items() if count > 1)  # would be read, and counted, twice
+    if missing or extra or twice:
+        details = [f"listed more than once: {', '.join(twice)}"] if twice else []
         if missing:
             details.append(f"missing {', '.join(missing)}")
         if extra:

@@ -1,0 +1,89 @@
+"""The benchmark keeps working: a smoke-size ``python -m bench --smoke`` yields every table and contender.
+
+Figures at smoke sizes mean nothing and the machine is shared, so nothing here
+asserts a timing or a target: only that each contender ran, was checked, and
+produced positive numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+EXTRACT_CONTENDERS = ["baseline", "extract_job c=1", "extract_job c=4", "extract_job c=8", "extract_job c=16"]
+CONVERT_CONTENDERS = ["convert_job deflate", "convert_job null", "baseline deflate", "baseline null"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
+    """(markdown report, JSON figures) of one smoke run, shared by the tests below."""
+    out = tmp_path_factory.mktemp("bench")
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--json", str(out / "results.json"),
+         "--cache-dir", str(out / "cache")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result.stdout, json.loads((out / "results.json").read_text(encoding="utf-8"))
+
+
+def test_report_has_machine_every_table_and_targets(smoke: tuple[str, dict[str, Any]]) -> None:
+    report, _ = smoke
+    for heading in ("### Extract", "### Convert: several dates", "### Convert: one date",
+                    "### fastavro encode-only ceiling", "### Targets"):
+        assert heading in report
+    for detail in ("| CPUs |", "| Python |", "| libraries |", "| date |"):
+        assert detail in report
+
+
+def test_every_extract_contender_has_a_row_in_each_scenario(smoke: tuple[str, dict[str, Any]]) -> None:
+    report, figures = smoke
+    scenarios = {row["scenario"] for row in figures["extract"]}
+    assert len(scenarios) == 2
+    for scenario in scenarios:
+        contenders = [row["contender"] for row in figures["extract"] if row["scenario"] == scenario]
+        assert contenders == EXTRACT_CONTENDERS
+        for contender in EXTRACT_CONTENDERS:
+            assert f"| {scenario} | {contender} |" in report
+
+
+def test_every_convert_contender_has_a_row(smoke: tuple[str, dict[str, Any]]) -> None:
+    report, figures = smoke
+    assert [row["contender"] for row in figures["convert_set"]] == CONVERT_CONTENDERS
+    sizes = {row["records"] for row in figures["sweep"]}
+    assert len(sizes) == len(figures["profile"]["convert"]["sweep_records"])
+    assert {row["contender"] for row in figures["sweep"]} == {"convert_job deflate", "baseline null"}
+    assert [row["codec"] for row in figures["ceiling"]] == ["deflate", "null"]
+    for contender in CONVERT_CONTENDERS:
+        assert f"| {contender} |" in report
+
+
+@pytest.mark.parametrize("table", ["extract", "convert_set", "sweep", "ceiling"])
+def test_figures_are_positive_numbers(smoke: tuple[str, dict[str, Any]], table: str) -> None:
+    _, figures = smoke
+    rows = figures[table]
+    assert rows
+    for row in rows:
+        numbers = {k: v for k, v in row.items() if isinstance(v, (int, float)) and k != "worker_rss_mib"}
+        assert numbers
+        assert all(value > 0 for value in numbers.values()), row
+
+
+def test_multi_process_convert_reports_its_workers_memory(smoke: tuple[str, dict[str, Any]]) -> None:
+    _, figures = smoke
+    for row in figures["convert_set"] + figures["sweep"]:
+        assert (row["worker_rss_mib"] > 0) == (row["workers"] > 1), row
+
+
+def test_every_target_is_judged(smoke: tuple[str, dict[str, Any]]) -> None:
+    _, figures = smoke
+    targets = " / ".join(v["target"] for v in figures["verdicts"])
+    for fragment in ("latency floor", "faster than the baseline", "peak RSS independent",
+                     "the baseline's records/s", "encode-only ceiling", "convert peak RSS"):
+        assert fragment in targets

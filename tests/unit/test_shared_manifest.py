@@ -1,0 +1,171 @@
+"""``shared.manifest``: what makes a partition complete, and every way one can be incomplete or altered."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from shared.errors import PartitionError
+from shared.manifest import (
+    SUCCESS_FILE,
+    FileEntry,
+    entries_as_json,
+    manifest_bytes,
+    new_run_id,
+    read_manifest,
+    sha256_file,
+    sha256_hex,
+    tool_version,
+    utc_now,
+    verify_partition,
+)
+
+FILES = {"sales_2026-11-24_1.json": b'[{"client": "Zo\xc3\xab"}]', "sales_2026-11-24_2.json": b"[1, 2]"}
+
+
+def entry(name: str, data: bytes, records: int = 1) -> dict[str, object]:
+    return {"name": name, "records": records, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+@pytest.fixture
+def partition(tmp_path: Path) -> Path:
+    """A complete partition: two data files and their manifest."""
+    folder = tmp_path / "2026-11-24"
+    folder.mkdir()
+    for name, data in FILES.items():
+        (folder / name).write_bytes(data)
+    manifest = {"run_id": "r1", "files": [entry(name, data) for name, data in FILES.items()]}
+    (folder / SUCCESS_FILE).write_bytes(manifest_bytes(manifest))
+    return folder
+
+
+def test_complete_partition_verifies(partition: Path) -> None:
+    manifest = verify_partition(partition)
+    assert manifest["run_id"] == "r1"
+    assert [f["name"] for f in manifest["files"]] == list(FILES)
+
+
+def test_hidden_files_are_ignored(partition: Path) -> None:
+    (partition / ".nfs0001").write_bytes(b"")
+    verify_partition(partition)
+
+
+def test_empty_partition_with_manifest_verifies(tmp_path: Path) -> None:
+    (tmp_path / SUCCESS_FILE).write_bytes(manifest_bytes({"files": []}))
+    assert verify_partition(tmp_path)["files"] == []
+
+
+def set_manifest(text: bytes) -> Callable[[Path], None]:
+    return lambda folder: (folder / SUCCESS_FILE).write_bytes(text)
+
+
+def edit_manifest(change: Callable[[dict], None]) -> Callable[[Path], None]:
+    def apply(folder: Path) -> None:
+        manifest = json.loads((folder / SUCCESS_FILE).read_bytes())
+        change(manifest)
+        (folder / SUCCESS_FILE).write_bytes(manifest_bytes(manifest))
+
+    return apply
+
+
+def flip_byte(name: str, offset: int) -> Callable[[Path], None]:
+    def apply(folder: Path) -> None:
+        data = bytearray((folder / name).read_bytes())
+        data[offset] ^= 0x01
+        (folder / name).write_bytes(bytes(data))
+
+    return apply
+
+
+FIRST, SECOND = list(FILES)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        pytest.param(lambda f: (f / SUCCESS_FILE).unlink(), "is incomplete: no _SUCCESS manifest", id="no-manifest"),
+        pytest.param(set_manifest(b""), "is not valid JSON", id="empty-manifest"),
+        pytest.param(set_manifest(b'{"files": ['), "is not valid JSON", id="truncated-manifest"),
+        pytest.param(set_manifest(b"\xff\xfe"), "is not valid JSON", id="binary-manifest"),
+        pytest.param(set_manifest(b"[]"), "expected an object with a 'files' list", id="manifest-is-a-list"),
+        pytest.param(set_manifest(b'{"run_id": "x"}'), "expected an object with a 'files' list", id="no-files-key"),
+        pytest.param(set_manifest(b'{"files": {}}'), "expected an object with a 'files' list", id="files-not-a-list"),
+        pytest.param(set_manifest(b'{"files": ["a.json"]}'), "malformed file entry", id="entry-not-an-object"),
+        pytest.param(set_manifest(b'{"files": [{"name": "a.json"}]}'), "malformed file entry", id="entry-missing-keys"),
+        pytest.param(edit_manifest(lambda m: m["files"][0].update(extra=1)), "malformed file entry",
+                     id="entry-unknown-key"),
+        pytest.param(edit_manifest(lambda m: m["files"][0].update(name=5)), "malformed file entry",
+                     id="entry-name-not-text"),
+        pytest.param(edit_manifest(lambda m: m["files"][0].update(bytes="24")), "malformed file entry",
+                     id="entry-size-not-a-number"),
+        pytest.param(edit_manifest(lambda m: m["files"][0].update(records=None)), "malformed file entry",
+                     id="entry-records-null"),
+        pytest.param(set_manifest(b'{"files": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"), "not valid JSON",
+                     id="nested-too-deeply"),
+        pytest.param(edit_manifest(lambda m: m["files"].append(m["files"][0])), f"listed more than once: {FIRST}",
+                     id="file-listed-twice"),
+        pytest.param(lambda f: (f / SECOND).unlink(), f"does not match its manifest: missing {SECOND}",
+                     id="file-missing"),
+        pytest.param(lambda f: (f / "sales_2026-11-24_3.json").write_bytes(b"[]"),
+                     "not in the manifest: sales_2026-11-24_3.json", id="extra-file"),
+        pytest.param(edit_manifest(lambda m: m["files"].pop()), f"not in the manifest: {SECOND}",
+                     id="manifest-lists-fewer-files"),
+        pytest.param(flip_byte(FIRST, 0), f"{FIRST} was altered since it was written", id="first-byte-altered"),
+        pytest.param(flip_byte(SECOND, -1), f"{SECOND} was altered", id="last-byte-altered"),
+        pytest.param(lambda f: (f / FIRST).write_bytes(FILES[FIRST] + b"\n"), f"{FIRST} was altered",
+                     id="byte-appended"),
+        pytest.param(lambda f: (f / FIRST).write_bytes(b""), f"{FIRST} was altered", id="file-emptied"),
+        pytest.param(edit_manifest(lambda m: m["files"][1].update(sha256="0" * 64)), f"{SECOND} was altered",
+                     id="digest-in-manifest-altered"),
+    ],
+)
+def test_verify_partition_rejects(partition: Path, damage: Callable[[Path], None], message: str) -> None:
+    damage(partition)
+    with pytest.raises(PartitionError, match=message):
+        verify_partition(partition)
+
+
+def test_missing_partition(tmp_path: Path) -> None:
+    with pytest.raises(PartitionError, match="does not exist"):
+        verify_partition(tmp_path / "2026-01-01")
+    with pytest.raises(PartitionError, match="does not exist"):
+        read_manifest(tmp_path / "2026-01-01")
+
+
+def test_read_manifest_does_not_check_files(partition: Path) -> None:
+    flip_byte(FIRST, 0)(partition)
+    assert read_manifest(partition)["run_id"] == "r1"
+
+
+def test_digests() -> None:
+    assert sha256_hex(b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_sha256_file_matches_in_memory_digest(tmp_path: Path) -> None:
+    path = tmp_path / "big"
+    data = bytes(range(256)) * 5000
+    path.write_bytes(data)
+    assert sha256_file(path, chunk_size=1000) == sha256_hex(data)
+
+
+def test_manifest_bytes_is_readable_utf8_json() -> None:
+    raw = manifest_bytes({"client": "王伟", "files": []})
+    assert raw.endswith(b"}\n")
+    assert "王伟".encode() in raw
+    assert json.loads(raw) == {"client": "王伟", "files": []}
+
+
+def test_entries_round_trip() -> None:
+    entries = [FileEntry("a.json", 2, 10, "f" * 64)]
+    assert entries_as_json(entries) == [{"name": "a.json", "records": 2, "bytes": 10, "sha256": "f" * 64}]
+
+
+def test_run_ids_times_and_version() -> None:
+    assert len({new_run_id() for _ in range(100)}) == 100
+    assert len(new_run_id()) == 32
+    assert utc_now().endswith("Z") and "T" in utc_now()
+    assert tool_version()
