@@ -1,0 +1,314 @@
+"""The sales_pipeline DAG imports cleanly and has the shape, schedule, pool and retry policy we rely on.
+
+Needs Airflow and its Docker provider, which live in their own environment
+(``orchestration/airflow/setup-env`` makes ``.venv-airflow``), so in the jobs'
+environment this module is skipped; ``test_dag_run.py`` runs it inside
+``.venv-airflow``. No Docker engine, database or network is needed: the job
+containers are replaced by a fake Docker API client.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAGS = REPO / "orchestration" / "airflow" / "dags"
+
+
+def _airflow_installed() -> bool:
+    # airflow.sdk, not just "airflow": it tells Airflow 3 from anything else named airflow.
+    try:
+        return importlib.util.find_spec("airflow.sdk") is not None
+    except ImportError:
+        return False
+
+
+if _airflow_installed() and "AIRFLOW_HOME" not in os.environ:
+    # Importing Airflow writes airflow.cfg into AIRFLOW_HOME (default ~/airflow): keep it out of $HOME.
+    os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="airflow-home-")
+    atexit.register(shutil.rmtree, os.environ["AIRFLOW_HOME"], ignore_errors=True)
+
+pytest.importorskip("airflow.sdk", reason="Airflow lives in .venv-airflow (orchestration/airflow/setup-env)")
+pytest.importorskip("airflow.providers.docker", reason="apache-airflow-providers-docker is not installed")
+
+from airflow.dag_processing.dagbag import BundleDagBag  # noqa: E402
+from airflow.providers.docker.exceptions import DockerContainerFailedException  # noqa: E402
+from airflow.sdk.exceptions import AirflowFailException  # noqa: E402
+from jinja2 import Template  # noqa: E402
+
+if str(DAGS) not in sys.path:
+    sys.path.append(str(DAGS))  # as Airflow does for a DAG bundle; BundleDagBag does it too
+import sales_pipeline_support as support  # noqa: E402
+from sales_pipeline_support import OnExit, SalesJobOperator, on_exit  # noqa: E402
+
+# Airflow 3.3's .airflowignore matcher calls a pathspec API that pathspec 1.x deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:GitWildMatchPattern:DeprecationWarning")
+
+SETTING_VARIABLES = ("SALES_START_DATE", "SALES_RETRIES", "SALES_RETRY_DELAY_SECONDS", *(
+    name.upper() for name in support.RUNTIME_DEFAULTS))
+
+
+@pytest.fixture(autouse=True)
+def _no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts from the defaults: no Variable or token connection in the environment."""
+    for name in SETTING_VARIABLES:
+        monkeypatch.delenv(f"AIRFLOW_VAR_{name}", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_SALES_API", raising=False)
+
+
+def load_dagbag() -> BundleDagBag:
+    """The DAG folder parsed the way the DAG processor parses a bundle."""
+    return BundleDagBag(dag_folder=DAGS, bundle_path=DAGS)
+
+
+@pytest.fixture
+def dag() -> Any:
+    bag = load_dagbag()
+    assert bag.import_errors == {}
+    return bag.dags["sales_pipeline"]
+
+
+# --- the DAG file ---------------------------------------------------------
+
+
+def test_the_dag_folder_imports_without_errors_and_holds_one_dag() -> None:
+    bag = load_dagbag()
+    assert bag.import_errors == {}
+    assert bag.dag_ids == ["sales_pipeline"]
+    # .airflowignore keeps the helper module out of DAG parsing.
+    assert [Path(stat.file).name for stat in bag.dagbag_stats] == ["sales_pipeline.py"]
+
+
+def test_extract_runs_before_convert(dag: Any) -> None:
+    assert sorted(dag.task_ids) == ["convert", "extract"]
+    assert dag.get_task("extract").downstream_task_ids == {"convert"}
+    assert dag.get_task("convert").upstream_task_ids == {"extract"}
+
+
+def test_one_run_per_day_with_catchup_from_the_configured_start(dag: Any) -> None:
+    assert type(dag.timetable).__name__ == "CronDataIntervalTimetable"
+    assert dag.timetable.expression == "0 0 * * *"
+    assert dag.catchup is True
+    assert dag.start_date == datetime(2022, 8, 1, tzinfo=timezone.utc)
+    assert dag.max_active_runs == 4
+
+
+def test_the_first_run_processes_the_start_date_once_that_day_is_over(dag: Any) -> None:
+    # {{ ds }} is the logical date, which for a data-interval timetable is the day the run covers.
+    from airflow.serialization.encoders import coerce_to_core_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    first = coerce_to_core_timetable(dag.timetable).next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
+    )
+    assert first.data_interval.start == datetime(2022, 8, 1, tzinfo=timezone.utc)
+    assert first.run_after == datetime(2022, 8, 2, tzinfo=timezone.utc)
+
+
+def test_only_extract_takes_a_slot_of_the_api_pool(dag: Any) -> None:
+    assert dag.get_task("extract").pool == "sales_api"
+    assert dag.get_task("convert").pool == "default_pool"
+
+
+@pytest.mark.parametrize("task_id", ["extract", "convert"])
+def test_retries_back_off_exponentially(dag: Any, task_id: str) -> None:
+    task = dag.get_task(task_id)
+    assert task.retries == 3
+    assert task.retry_delay == timedelta(minutes=5)
+    assert task.retry_exponential_backoff == 2.0
+    assert task.max_retry_delay == timedelta(hours=1)
+    assert task.execution_timeout == timedelta(hours=1)
+
+
+@pytest.mark.parametrize("task_id", ["extract", "convert"])
+def test_each_task_runs_its_job_for_the_logical_date_on_the_data_volume(dag: Any, task_id: str) -> None:
+    task = dag.get_task(task_id)
+    assert isinstance(task, SalesJobOperator)
+    assert task.command == ["--date", "{{ ds }}"]
+    assert task.environment["BASE_DIR"] == "/data"
+    [mount] = task.mounts
+    assert (mount["Target"], mount["Type"]) == ("/data", "volume")
+    assert mount["Source"] == support.runtime_setting("sales_data_volume")
+    assert task.image == support.runtime_setting(f"sales_{task_id}_image")
+    assert task.do_xcom_push is False
+
+
+def test_only_extract_reaches_the_network_and_gets_the_token(dag: Any) -> None:
+    extract, convert = dag.get_task("extract"), dag.get_task("convert")
+    assert extract.network_mode == support.runtime_setting("sales_docker_network")
+    assert extract.environment["SALES_API_URL"] == support.runtime_setting("sales_api_url")
+    assert extract.token_connection == "sales_api"
+    assert convert.network_mode == "none"
+    assert convert.token_connection is None
+
+
+def test_no_token_in_the_dag_definition(dag: Any) -> None:
+    for task in dag.tasks:
+        assert "AUTH_TOKEN" not in task.environment
+        assert "AUTH_TOKEN_FILE" not in task.environment
+        assert task._private_environment == {}  # filled only when the task runs
+
+
+def test_parse_time_variables_override_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_VAR_SALES_START_DATE", "2023-01-15")
+    monkeypatch.setenv("AIRFLOW_VAR_SALES_RETRIES", "0")
+    monkeypatch.setenv("AIRFLOW_VAR_SALES_RETRY_DELAY_SECONDS", "7")
+    bag = load_dagbag()
+    assert bag.import_errors == {}
+    dag = bag.dags["sales_pipeline"]
+    assert dag.start_date == datetime(2023, 1, 15, tzinfo=timezone.utc)
+    assert {(task.retries, task.retry_delay) for task in dag.tasks} == {(0, timedelta(seconds=7))}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("SALES_START_DATE", "15/01/2023"), ("SALES_RETRIES", "three"), ("SALES_RETRY_DELAY_SECONDS", "-1")],
+    ids=["start-date-not-iso", "retries-not-a-number", "negative-delay"],
+)
+def test_a_bad_parse_time_variable_is_an_import_error_naming_it(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(f"AIRFLOW_VAR_{variable}", value)
+    errors = load_dagbag().import_errors
+    assert len(errors) == 1
+    assert variable.lower() in next(iter(errors.values()))
+
+
+# --- run-time settings ----------------------------------------------------
+
+
+class FakeVariables:
+    """What ``var.value`` offers a template: ``get(name, default)``."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, name: str, default: str) -> str:
+        return self.values.get(name, default)
+
+
+@pytest.mark.parametrize("name", sorted(support.RUNTIME_DEFAULTS))
+def test_a_runtime_setting_renders_its_variable_else_the_default(name: str) -> None:
+    template = Template(support.runtime_setting(name))
+    assert template.render(var={"value": FakeVariables({})}) == support.RUNTIME_DEFAULTS[name]
+    assert template.render(var={"value": FakeVariables({name: "from-variable"})}) == "from-variable"
+
+
+# --- exit codes -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (0, OnExit.SUCCEED),
+        (1, OnExit.RETRY),
+        (2, OnExit.FAIL),
+        (3, OnExit.RETRY),
+        (130, OnExit.RETRY),
+        (137, OnExit.RETRY),
+        (255, OnExit.RETRY),
+    ],
+    ids=["ok", "a-date-failed", "configuration-error", "unknown", "interrupted", "killed", "max"],
+)
+def test_on_exit_maps_each_job_status_to_what_airflow_does(status: int, expected: OnExit) -> None:
+    assert on_exit(status) is expected
+
+
+def test_the_provider_is_told_to_single_out_exactly_the_fail_at_once_statuses() -> None:
+    assert support.FAIL_AT_ONCE_CODES == (2,)
+    operator = SalesJobOperator(task_id="job", image="job:dev")
+    assert tuple(operator.skip_on_exit_code) == support.FAIL_AT_ONCE_CODES
+
+
+class FakeDockerApi:
+    """The few ``docker.APIClient`` calls ``DockerOperator`` makes, for a container that exits ``status``."""
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.created: dict[str, Any] = {}
+        self.removed: list[str] = []
+
+    def images(self, name: str) -> list[dict[str, str]]:
+        return [{"Id": name}]  # present locally: no pull
+
+    def create_host_config(self, **options: Any) -> dict[str, Any]:
+        return options
+
+    def create_container(self, **options: Any) -> dict[str, str]:
+        self.created = options
+        return {"Id": "c0ffee"}
+
+    def attach(self, **_: Any) -> Iterator[bytes]:
+        return iter([b"extract_job: 1 date(s): 0 done, 0 skipped, 1 failed\n"])
+
+    def start(self, container: str) -> None:
+        pass
+
+    def wait(self, container: str) -> dict[str, Any]:
+        return {"Error": None, "StatusCode": self.status}
+
+    def remove_container(self, container: str, force: bool = False) -> None:
+        self.removed.append(container)
+
+
+def run_job(monkeypatch: pytest.MonkeyPatch, status: int, **options: Any) -> FakeDockerApi:
+    """Execute a ``SalesJobOperator`` through the provider's real code against a fake Docker API."""
+    api = FakeDockerApi(status)
+    monkeypatch.setattr(SalesJobOperator, "cli", property(lambda self: api))
+    operator = SalesJobOperator(
+        task_id="extract", image="sales-pipeline/extract:dev", auto_remove="force", mount_tmp_dir=False, **options
+    )
+    operator.execute(context={})
+    return api
+
+
+def test_status_0_succeeds_and_removes_the_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    api = run_job(monkeypatch, 0)
+    assert api.removed == ["c0ffee"]
+
+
+def test_status_1_is_an_ordinary_failure_that_airflow_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(DockerContainerFailedException) as caught:
+        run_job(monkeypatch, 1)
+    assert not isinstance(caught.value, AirflowFailException)
+
+
+def test_status_2_fails_the_task_without_retrying(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(AirflowFailException, match="status 2"):
+        run_job(monkeypatch, 2)
+
+
+def test_the_token_reaches_the_container_from_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_SALES_API", '{"conn_type": "http", "password": "s3cret-token"}')
+    api = run_job(monkeypatch, 0, token_connection="sales_api", environment={"BASE_DIR": "/data"})
+    assert api.created["environment"] == {"BASE_DIR": "/data", "AUTH_TOKEN": "s3cret-token"}
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [None, '{"conn_type": "http"}'],
+    ids=["no-connection", "no-password"],
+)
+def test_a_missing_token_fails_the_task_before_any_container_starts(
+    monkeypatch: pytest.MonkeyPatch, connection: str | None
+) -> None:
+    if connection is not None:
+        monkeypatch.setenv("AIRFLOW_CONN_SALES_API", connection)
+    api = FakeDockerApi(0)
+    monkeypatch.setattr(SalesJobOperator, "cli", property(lambda self: api))
+    operator = SalesJobOperator(task_id="extract", image="sales-pipeline/extract:dev", token_connection="sales_api")
+    with pytest.raises(AirflowFailException, match="sales_api"):
+        operator.execute(context={})
+    assert api.created == {}
