@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import logging
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -16,9 +19,9 @@ from shared.cli import (
     COMMON_ENVIRONMENT,
     EXIT_CODES,
     Outcome,
-    add_date_arguments,
     add_logging_arguments,
     attempt,
+    job_parser,
     log_settings,
     report,
     run_main,
@@ -59,20 +62,18 @@ class ConvertSettings:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m convert_job",
-        description="Convert complete raw JSON partitions of sales into validated Avro staging "
+    parser = job_parser(
+        "convert_job",
+        "Convert complete raw JSON partitions of sales into validated Avro staging "
         "partitions, quarantining invalid records, then exit.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EPILOG,
     )
-    add_date_arguments(parser)
     single = parser.add_argument_group("one partition by path (instead of BASE_DIR layout)")
     single.add_argument("--raw-dir", type=Path, metavar="PATH", help="raw partition to read")
     single.add_argument("--stg-dir", type=Path, metavar="PATH", help="staging partition to write")
     single.add_argument("--quarantine-dir", type=Path, metavar="PATH",
                         help="where rejects go (default BASE_DIR/quarantine/sales/<date>)")
-    parser.add_argument("--codec", help=f"Avro codec: null, deflate (default), bzip2, xz, or snappy/zstandard/lz4 "
+    parser.add_argument("--codec", help="Avro codec: null, deflate (default), bzip2, xz, or snappy/zstandard/lz4 "
                         "when their library is installed (env CONVERT_CODEC)")
     parser.add_argument("--max-invalid-ratio", type=float, metavar="R",
                         help=f"fail a date whose share of invalid records exceeds R (default {DEFAULT_MAX_INVALID_RATIO})")
@@ -136,6 +137,22 @@ def convert_one(day: date, targets: Targets, settings: ConvertSettings) -> Outco
     )
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent: int) -> None:
+    """Worker initializer: the kernel kills this worker when the job's process dies.
+
+    Without it a worker outlives a ``kill -9`` of the job: it converts on, racing a
+    re-run, then waits forever for work from a parent that is gone.
+    """
+    prctl = getattr(ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True), "prctl", None)
+    if prctl is not None:  # Linux
+        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the job died before the request took effect
+        os._exit(1)
+
+
 def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     env = load_environment()
@@ -159,7 +176,7 @@ def _run(argv: list[str] | None) -> int:
     if workers == 1:
         outcomes = [convert_one(day, targets, settings) for day, targets in plan.items()]
     else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
             futures = [pool.submit(convert_one, day, targets, settings) for day, targets in plan.items()]
             outcomes = [future.result() for future in futures]
     return report(TOOL, outcomes, log)

@@ -18,18 +18,16 @@ from convert_job.schema import schema_fingerprint
 from convert_job.validation import Rejection, unknown_fields, validate
 from shared.errors import DataError, PartitionError
 from shared.manifest import (
-    SUCCESS_FILE,
     FileEntry,
     check_listing,
     file_entries,
-    entries_as_json,
-    manifest_bytes,
+    new_manifest,
     new_run_id,
     read_manifest,
-    tool_version,
     utc_now,
 )
 from shared.partition import PartitionWriter, clean_leftovers, remove_partition
+from shared.zones import STAGING
 
 log = logging.getLogger(__name__)
 
@@ -147,27 +145,23 @@ def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: flo
         _publish_quarantine(quarantine, targets.quarantine, tally)
         _check_ratio(day, tally, max_invalid_ratio, targets.quarantine)
         _warn_drift(day, tally)
-        manifest = {
-            "dataset": "sales",
-            "zone": "stg",
-            "date": day.isoformat(),
-            "raw_run_id": raw_run_id,
-            "records_read": tally.read,
-            "records_written": tally.written,
-            "records_rejected": tally.rejected,
-            "unknown_fields": dict(sorted(tally.unknown_fields.items())),
-            "schema": "sale.v1",
-            "schema_fingerprint": schema_fingerprint(),
-            "codec": codec,
-            "files": entries_as_json([FileEntry(name, tally.written, avro.bytes, avro.hexdigest())]),
-            "run_id": run_id,
-            "started_at": started,
-            "finished_at": utc_now(),
-            "tool": TOOL,
-            "version": tool_version(),
-        }
-        staging.write_bytes(SUCCESS_FILE, manifest_bytes(manifest))
-        staging.commit()
+        manifest = new_manifest(
+            zone=STAGING,
+            day=day,
+            tool=TOOL,
+            run_id=run_id,
+            started_at=started,
+            files=[FileEntry(name, tally.written, avro.bytes, avro.hexdigest())],
+            raw_run_id=raw_run_id,
+            records_read=tally.read,
+            records_written=tally.written,
+            records_rejected=tally.rejected,
+            unknown_fields=dict(sorted(tally.unknown_fields.items())),
+            schema="sale.v1",
+            schema_fingerprint=schema_fingerprint(),
+            codec=codec,
+        )
+        staging.commit(manifest)
     seconds = round(time.monotonic() - clock, 3)
     log.info(
         "%s: %d records in, %d out, %d rejected in %.2fs -> %s",

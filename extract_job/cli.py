@@ -24,9 +24,9 @@ from extract_job.settings import (
 from shared.cli import (
     COMMON_ENVIRONMENT,
     EXIT_CODES,
-    add_date_arguments,
     add_logging_arguments,
     attempt,
+    job_parser,
     log_settings,
     report,
     run_main,
@@ -56,14 +56,12 @@ and atomically; a failed run leaves the previous one as it was.
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m extract_job",
-        description="Fetch one day (or a range of days) of sales from the paginated sales API "
+    parser = job_parser(
+        "extract_job",
+        "Fetch one day (or a range of days) of sales from the paginated sales API "
         "into date partitions of the raw zone, then exit.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        EPILOG,
     )
-    add_date_arguments(parser)
     parser.add_argument("--raw-dir", type=Path, metavar="PATH",
                         help="write a single date's partition here instead of BASE_DIR/raw/sales/<date>")
     parser.add_argument("--missing-only", action="store_true",

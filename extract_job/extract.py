@@ -13,17 +13,15 @@ from extract_job.client import SalesApiClient
 from extract_job.pagination import fetch_all
 from shared.errors import PartitionError
 from shared.manifest import (
-    SUCCESS_FILE,
     FileEntry,
-    entries_as_json,
-    manifest_bytes,
+    new_manifest,
     new_run_id,
     sha256_hex,
-    tool_version,
     utc_now,
     verify_partition,
 )
 from shared.partition import PartitionWriter
+from shared.zones import RAW
 
 log = logging.getLogger(__name__)
 
@@ -85,23 +83,19 @@ def extract_date(
             stray.unlink()  # pages an inconsistent API served past its own end
         entries = {n: e for n, e in entries.items() if n <= pages}
         files = [entries[n] for n in sorted(entries)]
-        manifest = {
-            "dataset": "sales",
-            "zone": "raw",
-            "date": day.isoformat(),
-            "pages": pages,
-            "records": sum(f.records for f in files),
-            "bytes": sum(f.bytes for f in files),
-            "files": entries_as_json(files),
-            "source": source,
-            "run_id": run_id,
-            "started_at": started,
-            "finished_at": utc_now(),
-            "tool": TOOL,
-            "version": tool_version(),
-        }
-        writer.write_bytes(SUCCESS_FILE, manifest_bytes(manifest))
-        writer.commit()
+        manifest = new_manifest(
+            zone=RAW,
+            day=day,
+            tool=TOOL,
+            run_id=run_id,
+            started_at=started,
+            files=files,
+            pages=pages,
+            records=sum(f.records for f in files),
+            bytes=sum(f.bytes for f in files),
+            source=source,
+        )
+        writer.commit(manifest)
     summary = ExtractSummary(day, partition, pages, manifest["records"], manifest["bytes"],
                              round(time.monotonic() - clock, 3))
     log.info(

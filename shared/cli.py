@@ -39,6 +39,18 @@ exit codes:
 """
 
 
+def job_parser(module: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A job's parser with the date flags; the epilog's layout (environment, exit codes) is kept as written."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}",
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_date_arguments(parser)
+    return parser
+
+
 def add_date_arguments(parser: argparse.ArgumentParser) -> None:
     dates = parser.add_argument_group("dates (default: env DATE, else yesterday in UTC)")
     dates.add_argument("--date", metavar="YYYY-MM-DD", help="process a single date")

@@ -12,12 +12,13 @@ import json
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from shared.errors import PartitionError
+from shared.zones import DATASET
 
 SUCCESS_FILE = "_SUCCESS"
 _PACKAGE = "sales-pipeline"
@@ -71,6 +72,24 @@ def file_entries(manifest: dict[str, Any]) -> list[FileEntry]:
 
 def entries_as_json(entries: list[FileEntry]) -> list[dict[str, Any]]:
     return [asdict(entry) for entry in entries]
+
+
+def new_manifest(
+    *, zone: str, day: date, tool: str, run_id: str, started_at: str, files: list[FileEntry], **fields: Any
+) -> dict[str, Any]:
+    """A manifest: what every manifest holds, with the job's own ``fields`` after the date; finished now."""
+    return {
+        "dataset": DATASET,
+        "zone": zone,
+        "date": day.isoformat(),
+        **fields,
+        "files": entries_as_json(files),
+        "run_id": run_id,
+        "started_at": started_at,
+        "finished_at": utc_now(),
+        "tool": tool,
+        "version": tool_version(),
+    }
 
 
 def read_manifest(partition: Path) -> dict[str, Any]:

@@ -28,9 +28,9 @@ import os
 import shutil
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from shared.manifest import new_run_id
+from shared.manifest import SUCCESS_FILE, manifest_bytes, new_run_id
 
 log = logging.getLogger(__name__)
 
@@ -165,13 +165,15 @@ class PartitionWriter:
         self._written.append(path)
         return handle
 
-    def commit(self) -> None:
-        """Make every file durable, then make the temporary folder the partition, atomically.
+    def commit(self, manifest: dict[str, Any] | None = None) -> None:
+        """Write ``manifest`` as the last file, make every file durable, then swap the folder into place.
 
         Syncing all files here, in one batch, rather than one by one as they are
         written, lets the file system flush them in a single journal commit and
         keeps fsync off the path of the threads that fetch pages.
         """
+        if manifest is not None:
+            self.write_bytes(SUCCESS_FILE, manifest_bytes(manifest))
         for path in self._written:
             if path.exists():
                 _fsync_file(path)
