@@ -102,6 +102,9 @@ class SalesApiClient:
                 timeout=(self._timeouts.connect, self._timeouts.read),
             )
             body = response.content
+        except requests.exceptions.SSLError as exc:
+            # A certificate that fails verification will fail the same way on every attempt.
+            raise FatalApiError(f"page {page}: TLS verification failed ({_reason(exc)})") from None
         except requests.Timeout as exc:
             raise RetriableApiError(f"page {page}: timed out ({type(exc).__name__})") from None
         except _TRANSIENT as exc:

@@ -1,0 +1,185 @@
+"""Helpers the reliability tests share: running a job as a real process, building and snapshotting partitions.
+
+Every job runs as ``python -m <job>`` in a subprocess with a clean environment
+(no inherited pipeline variables, the working directory a temporary folder so
+no ``.env`` is picked up), so what a test sees is what an operator sees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sales_api_sim.server import RunningSimulator
+from shared.manifest import (
+    SUCCESS_FILE,
+    FileEntry,
+    entries_as_json,
+    manifest_bytes,
+    new_run_id,
+    sha256_hex,
+    utc_now,
+    verify_partition,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+TOKEN = "reliability-token-7f3a9c"
+DAY = "2022-08-09"
+EXTRACT = "extract_job"
+CONVERT = "convert_job"
+
+# Variables the jobs read; none may leak in from the machine running the tests.
+_PIPELINE_VARS = (
+    "AUTH_TOKEN", "AUTH_TOKEN_FILE", "SALES_API_URL", "BASE_DIR", "DATE", "LOG_LEVEL", "LOG_FORMAT", "ENV_FILE",
+    "EXTRACT_CONCURRENCY", "EXTRACT_MAX_ATTEMPTS", "EXTRACT_TIMEOUT", "EXTRACT_CONNECT_TIMEOUT",
+    "EXTRACT_BACKOFF", "EXTRACT_MAX_PAGES", "CONVERT_WORKERS", "CONVERT_CODEC", "CONVERT_MAX_INVALID_RATIO",
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished job process left: exit code, its two streams, and how long it took."""
+
+    code: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    def error_lines(self, tool: str) -> list[str]:
+        """The one-line-per-failure summary lines (``tool: ...``) on stderr."""
+        return [line for line in self.stderr.splitlines() if line.startswith(f"{tool}: ")]
+
+
+def job_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The machine's environment without pipeline variables, the repo importable, plus ``env``."""
+    clean = {k: v for k, v in os.environ.items() if k not in _PIPELINE_VARS}
+    clean["PYTHONPATH"] = str(REPO)
+    clean["PYTHONDONTWRITEBYTECODE"] = "1"
+    clean.update(env or {})
+    return clean
+
+
+def extract_env(sim: RunningSimulator, base_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment an extract run against ``sim`` needs (``extra`` wins)."""
+    return {"SALES_API_URL": f"{sim.url}/sales", "AUTH_TOKEN": sim.config.token, "BASE_DIR": str(base_dir), **extra}
+
+
+def job_command(tool: str, args: Iterable[str]) -> list[str]:
+    return [sys.executable, "-m", tool, *args]
+
+
+def run_job(
+    tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path, timeout: float = 60
+) -> Result:
+    """Run a job to completion."""
+    started = time.monotonic()
+    done = subprocess.run(
+        job_command(tool, args), env=job_env(env), cwd=cwd, capture_output=True, text=True,
+        timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+    return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+def start_job(tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path) -> subprocess.Popen[bytes]:
+    """Start a job without waiting (its output is discarded); for kills and /proc inspection."""
+    return subprocess.Popen(
+        job_command(tool, args), env=job_env(env), cwd=cwd,
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def kill_after(process: subprocess.Popen[bytes], delay: float) -> int:
+    """SIGKILL ``process`` ``delay`` seconds after it started (if still alive); returns its exit status."""
+    try:
+        process.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGKILL)
+    return process.wait(timeout=30)
+
+
+def assert_clean_failure(result: Result, tool: str, *needles: str) -> str:
+    """Exit 1, exactly one summary line on stderr containing every needle, no traceback; returns the line."""
+    assert result.code == 1, f"expected exit 1, got {result.code}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.error_lines(tool)
+    assert len(lines) == 1, f"expected one '{tool}:' line on stderr, got {lines}\n{result.stderr}"
+    for needle in needles:
+        assert needle in lines[0], f"{needle!r} not in {lines[0]!r}"
+    return lines[0]
+
+
+def assert_success(result: Result) -> None:
+    assert result.code == 0, f"expected exit 0, got {result.code}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under ``root`` by relative path, with its bytes (empty for a missing root)."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def temporaries(dataset_dir: Path) -> list[str]:
+    """Hidden entries (``.``-prefixed: temporary or set-aside partitions) in a zone's dataset folder."""
+    if not dataset_dir.is_dir():
+        return []
+    return sorted(p.name for p in dataset_dir.iterdir() if p.name.startswith("."))
+
+
+def write_raw_partition(
+    partition: Path,
+    pages: Mapping[str, bytes],
+    day: str = DAY,
+    records: Mapping[str, int] | None = None,
+    run_id: str | None = None,
+) -> dict[str, object]:
+    """A raw partition with a manifest consistent with ``pages`` (name -> bytes), as the extract job writes it.
+
+    Record counts come from ``records`` or, for bytes that parse as a JSON array, its length (else 0).
+    """
+    partition.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for name, data in pages.items():
+        (partition / name).write_bytes(data)
+        count = (records or {}).get(name)
+        if count is None:
+            count = _array_length(data)
+        entries.append(FileEntry(name, count, len(data), sha256_hex(data)))
+    manifest: dict[str, object] = {
+        "dataset": "sales",
+        "zone": "raw",
+        "date": day,
+        "pages": len(pages),
+        "records": sum(e.records for e in entries),
+        "bytes": sum(e.bytes for e in entries),
+        "files": entries_as_json(entries),
+        "source": "tests/reliability",
+        "run_id": run_id or new_run_id(),
+        "started_at": utc_now(),
+        "finished_at": utc_now(),
+        "tool": "extract_job",
+        "version": "test",
+    }
+    (partition / SUCCESS_FILE).write_bytes(manifest_bytes(manifest))
+    verify_partition(partition)
+    return manifest
+
+
+def _array_length(data: bytes) -> int:
+    try:
+        parsed = json.loads(data)
+    except (ValueError, RecursionError):
+        return 0
+    return len(parsed) if isinstance(parsed, list) else 0
+
+
+def page_name(page: int, day: str = DAY) -> str:
+    return f"sales_{day}_{page}.json"
