@@ -1,0 +1,85 @@
+"""fastavro's encode-only rate: the most any convert built on it can do per core.
+
+Records are already in memory in their Avro-ready form and go to a sink that
+discards the bytes, with the job's own schema and block size; what is left is
+fastavro's encoding (and the codec). Prints one JSON object.
+
+    python -m bench.ceiling --records 100000 --codec deflate
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import fastavro
+
+from bench.inputs import SEED
+from bench.profiles import FIRST_DATE
+from convert_job.avro_output import SYNC_INTERVAL
+from convert_job.schema import sale_schema
+from convert_job.validation import Rejection, validate
+from sales_api_sim.config import SimulatorConfig
+from sales_api_sim.data import page_records
+
+
+class NullSink:
+    """A write-only file that keeps nothing but the byte count."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    def write(self, data: bytes) -> int:
+        self.bytes += len(data)
+        return len(data)
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        """Nothing to flush; fastavro calls it after the last block."""
+
+
+def avro_ready_records(count: int, records_per_page: int = 100) -> list[dict[str, Any]]:
+    """``count`` simulator records, validated into what the job hands fastavro."""
+    config = SimulatorConfig(seed=SEED, records_per_page=records_per_page)
+    records: list[dict[str, Any]] = []
+    for page in range(1, math.ceil(count / records_per_page) + 1):
+        for raw in page_records(config, FIRST_DATE, page):
+            ready = validate(raw)
+            if isinstance(ready, Rejection):
+                raise ValueError(f"simulator record is invalid: {ready.reason}")
+            records.append(ready)
+    return records[:count]
+
+
+def encode_seconds(records: list[dict[str, Any]], codec: str) -> tuple[float, int]:
+    """Seconds to encode ``records`` once, and the bytes it made."""
+    sink = NullSink()
+    started = time.perf_counter()
+    fastavro.writer(sink, sale_schema(), records, codec=codec, sync_interval=SYNC_INTERVAL, validator=False)
+    return time.perf_counter() - started, sink.bytes
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ceiling", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--codec", default="deflate")
+    parser.add_argument("--repeat", type=int, default=3, help="encodes in this process; the median counts")
+    args = parser.parse_args(argv)
+    records = avro_ready_records(args.records)
+    timings = [encode_seconds(records, args.codec) for _ in range(args.repeat)]
+    seconds = statistics.median(t for t, _ in timings)
+    print(json.dumps({"codec": args.codec, "records": args.records, "seconds": seconds,
+                      "records_per_s": args.records / seconds, "bytes": timings[0][1]}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
