@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +13,29 @@ from shared.errors import PartitionError
 from shared.manifest import check_digest, file_entries
 
 
+@dataclass(frozen=True)
+class RawPage:
+    """One page file's records, with what the reader learnt about their text."""
+
+    name: str
+    records: list[Any]
+    surrogate_free: bool
+    """No string in ``records`` can hold a lone surrogate, so none needs a UTF-8 check."""
+
+
+def may_hold_surrogates(text: str) -> bool:
+    """Whether JSON ``text`` has a ``\\uD800``-``\\uDFFF`` escape, the only way a strictly
+    UTF-8-decoded page can produce a string that is not valid Unicode (a false alarm
+    only costs the per-string check)."""
+    return "\\ud" in text or "\\uD" in text
+
+
 def parse_page(path: Path, data: bytes) -> list[Any]:
     """A page file's records; raises ``PartitionError`` naming the file and what is wrong."""
+    return _parse(path, data)[0]
+
+
+def _parse(path: Path, data: bytes) -> tuple[list[Any], bool]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -26,14 +48,14 @@ def parse_page(path: Path, data: bytes) -> list[Any]:
         raise PartitionError(f"{path}: JSON nested too deeply to read") from None
     if not isinstance(records, list):
         raise PartitionError(f"{path}: expected a JSON array of records, got {json_type_name(records)}")
-    return records
+    return records, not may_hold_surrogates(text)
 
 
-def iter_records(partition: Path, manifest: dict[str, Any]) -> Iterator[tuple[str, int, Any]]:
-    """``(file name, index in file, record)`` in page order, then in-page order.
+def iter_pages(partition: Path, manifest: dict[str, Any]) -> Iterator[RawPage]:
+    """Each page file's records, in page order.
 
     Only one page is in memory at a time; each file's sha256 is checked against
-    the manifest before any of its records is yielded.
+    the manifest before its records are handed out.
     """
     for entry in file_entries(manifest):
         path = partition / entry.name
@@ -42,5 +64,5 @@ def iter_records(partition: Path, manifest: dict[str, Any]) -> Iterator[tuple[st
         except OSError as exc:
             raise PartitionError(f"{path}: cannot read: {exc.strerror}") from None
         check_digest(partition, entry, data)
-        for index, record in enumerate(parse_page(path, data)):
-            yield entry.name, index, record
+        records, surrogate_free = _parse(path, data)
+        yield RawPage(entry.name, records, surrogate_free)

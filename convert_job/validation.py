@@ -57,6 +57,7 @@ def _epoch_days(text: str) -> int | None:
 
 
 def _text_problem(name: str, value: object) -> str | None:
+    """Why ``value`` cannot be an Avro string, or None (cheap for the usual ASCII text)."""
     if type(value) is not str:
         return f"{name} must be a string, got {json_type_name(value)}"
     if not value.isascii():
@@ -81,25 +82,37 @@ def _price(value: object) -> int | Rejection:
     return Rejection(f"price must be an integer, got {json_type_name(value)}")
 
 
-def validate(record: Any) -> dict[str, Any] | Rejection:
-    """The Avro-ready record (``purchase_date`` as epoch days), or the ``Rejection`` saying why not."""
+def validate(record: Any, surrogate_free: bool = False) -> dict[str, Any] | Rejection:
+    """The Avro-ready record (``purchase_date`` as epoch days), or the ``Rejection`` saying why not.
+
+    This runs once per record, so the usual case, a valid record, costs a handful
+    of type tests and a cached date lookup; messages are built only on failure.
+    ``surrogate_free``: the caller knows no string here can hold a lone surrogate
+    (see ``raw_reader.may_hold_surrogates``), so non-ASCII text needs no UTF-8 check.
+    """
     if type(record) is not dict:
         return Rejection(f"record must be a JSON object, got {json_type_name(record)}")
-    missing = [name for name in FIELDS if name not in record]
-    if missing:
-        return Rejection(f"missing field(s): {', '.join(missing)}")
-    client, product, purchase_date = record["client"], record["product"], record["purchase_date"]
-    problem = _text_problem("client", client) or _text_problem("product", product)
-    if problem:
-        return Rejection(problem)
+    try:
+        client, purchase_date = record["client"], record["purchase_date"]
+        product, price = record["product"], record["price"]
+    except KeyError:
+        return Rejection(f"missing field(s): {', '.join(name for name in FIELDS if name not in record)}")
+    if not (type(client) is str and (surrogate_free or client.isascii())):
+        if problem := _text_problem("client", client):
+            return Rejection(problem)
+    if not (type(product) is str and (surrogate_free or product.isascii())):
+        if problem := _text_problem("product", product):
+            return Rejection(problem)
     if type(purchase_date) is not str:
         return Rejection(f"purchase_date must be a YYYY-MM-DD string, got {json_type_name(purchase_date)}")
     days = _epoch_days(purchase_date)
     if days is None:
         return Rejection(f"purchase_date {purchase_date[:40]!r} is not a real YYYY-MM-DD date")
-    price = _price(record["price"])
-    if isinstance(price, Rejection):
-        return price
+    if not (type(price) is int and LONG_MIN <= price <= LONG_MAX):
+        checked = _price(price)
+        if isinstance(checked, Rejection):
+            return checked
+        price = checked
     return {"client": client, "purchase_date": days, "product": product, "price": price}
 
 

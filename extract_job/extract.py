@@ -66,7 +66,7 @@ def extract_date(
     with PartitionWriter(partition, run_id) as writer:
 
         def fetch_and_store(number: int) -> Page | None:
-            # Runs in the fetching threads, so each page's fsync overlaps other pages' network waits.
+            # Runs in the fetching threads: a page goes to disk as soon as it arrives, off the main thread.
             page = client.fetch_page(day, number)
             if page is not None:
                 writer.write_bytes(page_file_name(day, number), page.body)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from convert_job.raw_reader import parse_page
+from convert_job.raw_reader import may_hold_surrogates, parse_page
 from shared.errors import PartitionError
 
 PAGE = Path("/data/raw/sales/2022-08-09/sales_2022-08-09_3.json")
@@ -48,3 +48,17 @@ def test_a_bad_page_is_a_partition_error_naming_the_file(data: bytes, reason: st
     message = str(caught.value)
     assert message.startswith(str(PAGE))
     assert reason in message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param('[{"client": "José 李娜"}]', False, id="plain-unicode"),
+        pytest.param('[{"client": "\\ud800"}]', True, id="lone-surrogate-escape"),
+        pytest.param('[{"client": "\\uDFFF"}]', True, id="upper-case-escape"),
+        pytest.param('[{"client": "\\ud83d\\ude00"}]', True, id="escaped-pair-takes-the-checked-path"),
+        pytest.param('[{"client": "\\u00e9"}]', False, id="other-escape"),
+    ],
+)
+def test_pages_that_may_hold_lone_surrogates_are_spotted(text: str, expected: bool) -> None:
+    assert may_hold_surrogates(text) is expected
