@@ -78,11 +78,10 @@ def extract_date(
             )
 
         pages = fetch_all(fetch_and_store, keep, concurrency, max_pages)
-        kept = {entries[n].name for n in entries if n <= pages}
+        files = [entries[n] for n in sorted(entries) if n <= pages]
+        kept = {f.name for f in files}
         for stray in [p for p in writer.tmp.iterdir() if p.name not in kept]:
             stray.unlink()  # pages an inconsistent API served past its own end
-        entries = {n: e for n, e in entries.items() if n <= pages}
-        files = [entries[n] for n in sorted(entries)]
         manifest = new_manifest(
             zone=RAW,
             day=day,
