@@ -34,19 +34,29 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="Benchmark the extract and convert jobs against classic homework baselines, on this machine.",
         epilog="full: 5 runs of each one-date extract and 3 of the rest, 60 pages x 50 ms, a 10-date backfill, "
-               "convert 10 dates x 100k and one date at 10k/100k/1M records (about 7 minutes on 2 CPUs). "
-               "quick: 1 run (2 for a day), a 3-date backfill, 4 dates x 100k, no 1M (about 1 minute). "
-               "smoke: tiny sizes, seconds, for tests. See docs/benchmarks.md.",
+        "convert 10 dates x 100k and one date at 10k/100k/1M records (about 7 minutes on 2 CPUs). "
+        "quick: 1 run (2 for a day), a 3-date backfill, 4 dates x 100k, no 1M (about 1 minute). "
+        "smoke: tiny sizes, seconds, for tests. See docs/benchmarks.md.",
     )
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", dest="profile", action="store_const", const="quick", help="a shorter look")
-    size.add_argument("--smoke", dest="profile", action="store_const", const="smoke",
-                      help="tiny sizes, one run: checks the benchmark works, figures mean nothing")
+    size.add_argument(
+        "--smoke",
+        dest="profile",
+        action="store_const",
+        const="smoke",
+        help="tiny sizes, one run: checks the benchmark works, figures mean nothing",
+    )
     parser.set_defaults(profile="full")
     parser.add_argument("--reps", type=int, metavar="N", help="runs of each contender (default: the profile's)")
     parser.add_argument("--only", choices=("extract", "convert"), help="run one half only")
-    parser.add_argument("--cache-dir", type=Path, default=default_cache_dir(), metavar="PATH",
-                        help="where generated convert inputs are kept between runs (default %(default)s)")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=default_cache_dir(),
+        metavar="PATH",
+        help="where generated convert inputs are kept between runs (default %(default)s)",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write every figure as JSON here")
     parser.add_argument("--markdown", type=Path, metavar="PATH", help="also write the report here")
     return parser

@@ -18,16 +18,18 @@ import fastavro
 
 from bench.baseline_extract import days
 
-SCHEMA = fastavro.parse_schema({
-    "type": "record",
-    "name": "Sale",
-    "fields": [
-        {"name": "client", "type": "string"},
-        {"name": "purchase_date", "type": "string"},
-        {"name": "product", "type": "string"},
-        {"name": "price", "type": "long"},
-    ],
-})
+SCHEMA = fastavro.parse_schema(
+    {
+        "type": "record",
+        "name": "Sale",
+        "fields": [
+            {"name": "client", "type": "string"},
+            {"name": "purchase_date", "type": "string"},
+            {"name": "product", "type": "string"},
+            {"name": "price", "type": "long"},
+        ],
+    }
+)
 
 
 def convert_date(raw: Path, out: Path, codec: str) -> int:
@@ -44,8 +46,11 @@ def convert_date(raw: Path, out: Path, codec: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.baseline_convert", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.baseline_convert",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--raw", type=Path, required=True, help="folder holding one sub-folder per date")
     parser.add_argument("--out", type=Path, required=True, help="Avro files go to OUT/<date>/")
     parser.add_argument("--start", required=True)

@@ -27,8 +27,9 @@ def fetch_date(url: str, token: str, day: str, folder: Path) -> int:
     """Write every page of ``day`` into ``folder``; returns the number of pages."""
     folder.mkdir(parents=True, exist_ok=True)
     for page in range(1, MAX_PAGES + 1):
-        response = requests.get(url, params={"date": day, "page": page},
-                                headers={"Authorization": token}, timeout=TIMEOUT_S)
+        response = requests.get(
+            url, params={"date": day, "page": page}, headers={"Authorization": token}, timeout=TIMEOUT_S
+        )
         if response.status_code == 404:
             return page - 1
         response.raise_for_status()
@@ -43,8 +44,11 @@ def days(start: str, end: str) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.baseline_extract", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.baseline_extract",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--url", required=True, help="the sales endpoint")
     parser.add_argument("--out", type=Path, required=True, help="pages go to OUT/<date>/")
     parser.add_argument("--start", required=True)

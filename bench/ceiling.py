@@ -67,8 +67,9 @@ def encode_seconds(records: list[dict[str, Any]], codec: str) -> tuple[float, in
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.ceiling", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.ceiling", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--codec", default="deflate")
     parser.add_argument("--repeat", type=int, default=3, help="encodes in this process; the median counts")
@@ -76,8 +77,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     records = avro_ready_records(args.records)
     timings = [encode_seconds(records, args.codec) for _ in range(args.repeat)]
     seconds = statistics.median(t for t, _ in timings)
-    print(json.dumps({"codec": args.codec, "records": args.records, "seconds": seconds,
-                      "records_per_s": args.records / seconds, "bytes": timings[0][1]}))
+    print(
+        json.dumps(
+            {
+                "codec": args.codec,
+                "records": args.records,
+                "seconds": seconds,
+                "records_per_s": args.records / seconds,
+                "bytes": timings[0][1],
+            }
+        )
+    )
     return 0
 
 

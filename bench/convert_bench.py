@@ -122,9 +122,12 @@ class ConvertInput:
         base = work / "data"
         base.mkdir()
         (base / RAW).symlink_to(self.root / RAW, target_is_directory=True)
-        sample = run_probe("convert_job.cli:main",
-                           [*self._span(), "--codec", codec, "--force", "--log-level", "WARNING"],
-                           work, child_env({"BASE_DIR": str(base)}))
+        sample = run_probe(
+            "convert_job.cli:main",
+            [*self._span(), "--codec", codec, "--force", "--log-level", "WARNING"],
+            work,
+            child_env({"BASE_DIR": str(base)}),
+        )
         for day in self.days:
             written = read_manifest(partition_dir(base, STAGING, day)).get("records_written")
             if written != self.records:
@@ -133,9 +136,20 @@ class ConvertInput:
 
     def _baseline(self, codec: str, work: Path) -> Outcome:
         out = work / "out"
-        sample = run_probe("bench.baseline_convert:main",
-                           ["--raw", str(partition_dir(self.root, RAW, self.days[0]).parent), "--out", str(out),
-                            *self._span(), "--codec", codec], work, child_env())
+        sample = run_probe(
+            "bench.baseline_convert:main",
+            [
+                "--raw",
+                str(partition_dir(self.root, RAW, self.days[0]).parent),
+                "--out",
+                str(out),
+                *self._span(),
+                "--codec",
+                codec,
+            ],
+            work,
+            child_env(),
+        )
         for day in self.days:
             pages = len(list(partition_dir(self.root, RAW, day).glob("*.json")))
             if len(list((out / day.isoformat()).glob("*.avro"))) != pages:
@@ -198,20 +212,29 @@ def run_sweep(plan: ConvertPlan, reps: int, cache: Path, scratch: Path) -> list[
     for records in plan.sweep_records:
         note(f"preparing one raw partition of {records} records (cached)")
         data = ConvertInput(cache, scratch, day, records, plan.records_per_page)
-        for contender in (Contender("convert_job deflate", "convert_job", "deflate"),
-                          Contender("baseline null", "baseline", "null")):
+        for contender in (
+            Contender("convert_job deflate", "convert_job", "deflate"),
+            Contender("baseline null", "baseline", "null"),
+        ):
             inputs[f"{contender.label} @ {_short(records)}"] = (data, contender)
     results = interleave(list(inputs), reps, lambda label: inputs[label][0].run(inputs[label][1]), "convert sweep")
-    return [data.row(f"one date x {_short(data.records)}", contender, results[label])
-            for label, (data, contender) in inputs.items()]
+    return [
+        data.row(f"one date x {_short(data.records)}", contender, results[label])
+        for label, (data, contender) in inputs.items()
+    ]
 
 
 def run_ceiling(reps: int, workers: int, scratch: Path) -> list[CeilingRow]:
     """fastavro's encode-only rate for each codec, in a process of its own."""
     labels = list(CODECS)
-    rates = interleave(labels, reps, lambda codec: run_json(
-        "bench.ceiling", ["--records", str(CEILING_RECORDS), "--codec", codec], scratch, child_env()
-    )["records_per_s"], "fastavro ceiling")
+    rates = interleave(
+        labels,
+        reps,
+        lambda codec: run_json(
+            "bench.ceiling", ["--records", str(CEILING_RECORDS), "--codec", codec], scratch, child_env()
+        )["records_per_s"],
+        "fastavro ceiling",
+    )
     rows = []
     for codec in labels:
         per_core = statistics.median(rates[codec])

@@ -82,15 +82,30 @@ class ExtractScenario:
             data = work / "data"
             first, last = self.days[0].isoformat(), self.days[-1].isoformat()
             if label == BASELINE:
-                sample = run_probe("bench.baseline_extract:main",
-                                   ["--url", self.url, "--out", str(data), "--start", first, "--end", last],
-                                   work, child_env({"AUTH_TOKEN": DEFAULT_TOKEN}))
+                sample = run_probe(
+                    "bench.baseline_extract:main",
+                    ["--url", self.url, "--out", str(data), "--start", first, "--end", last],
+                    work,
+                    child_env({"AUTH_TOKEN": DEFAULT_TOKEN}),
+                )
                 self._check_baseline(data)
             else:
                 env = child_env({"BASE_DIR": str(data), "SALES_API_URL": self.url, "AUTH_TOKEN": DEFAULT_TOKEN})
-                sample = run_probe("extract_job.cli:main",
-                                   ["--start", first, "--end", last, "--concurrency", str(self._concurrency[label]),
-                                    "--log-level", "WARNING"], work, env)
+                sample = run_probe(
+                    "extract_job.cli:main",
+                    [
+                        "--start",
+                        first,
+                        "--end",
+                        last,
+                        "--concurrency",
+                        str(self._concurrency[label]),
+                        "--log-level",
+                        "WARNING",
+                    ],
+                    work,
+                    env,
+                )
                 self._check_partitions(data)
             return sample
 
@@ -105,8 +120,10 @@ class ExtractScenario:
             manifest = read_manifest(partition_dir(data, RAW, day))
             expected = (self.plan.pages, self.plan.pages * self.plan.records_per_page)
             if (manifest["pages"], manifest["records"]) != expected:
-                raise BenchError(f"extract_job wrote {manifest['pages']} pages, {manifest['records']} records "
-                                 f"for {day}, expected {expected}")
+                raise BenchError(
+                    f"extract_job wrote {manifest['pages']} pages, {manifest['records']} records "
+                    f"for {day}, expected {expected}"
+                )
 
     def row(self, scenario: str, label: str, samples: list[Sample]) -> ExtractRow:
         concurrency = self._concurrency.get(label, 1)
@@ -137,8 +154,10 @@ def run_extract(profile: Profile, scratch: Path) -> list[ExtractRow]:
     knobs = {"latency": plan.latency, "pages": plan.pages, "records_per_page": plan.records_per_page}
     rows: list[ExtractRow] = []
     with simulator(knobs, scratch / "simulator") as url:
-        scenarios = (("one date", 1, plan.one_date_reps),
-                     (f"backfill {plan.backfill_dates} dates", plan.backfill_dates, profile.reps))
+        scenarios = (
+            ("one date", 1, plan.one_date_reps),
+            (f"backfill {plan.backfill_dates} dates", plan.backfill_dates, profile.reps),
+        )
         for scenario, dates, reps in scenarios:
             bench = ExtractScenario(plan, url, scratch, dates)
             bench.run(contender_label(max(plan.concurrencies)))  # warm-up: disk caches, simulator page cache

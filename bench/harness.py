@@ -98,8 +98,9 @@ def run_probe(target: str, argv: Sequence[str], workdir: Path, env: Mapping[str,
     with open(workdir / "stdout.log", "wb") as out, open(stderr_path, "wb") as err:
         started = time.perf_counter()
         try:
-            code = subprocess.run(command, cwd=workdir, env=dict(env), stdout=out, stderr=err,
-                                  timeout=RUN_TIMEOUT_S, check=False).returncode
+            code = subprocess.run(
+                command, cwd=workdir, env=dict(env), stdout=out, stderr=err, timeout=RUN_TIMEOUT_S, check=False
+            ).returncode
         except subprocess.TimeoutExpired:
             raise BenchError(f"{target} {' '.join(argv)}: still running after {RUN_TIMEOUT_S:.0f}s") from None
         wall = time.perf_counter() - started
@@ -119,8 +120,14 @@ def run_probe(target: str, argv: Sequence[str], workdir: Path, env: Mapping[str,
 def run_json(module: str, argv: Sequence[str], workdir: Path, env: Mapping[str, str]) -> dict[str, Any]:
     """Run ``python -m module argv`` and parse the JSON object it prints."""
     workdir.mkdir(parents=True, exist_ok=True)
-    result = subprocess.run([sys.executable, "-m", module, *argv], cwd=workdir, env=dict(env),
-                            capture_output=True, timeout=RUN_TIMEOUT_S, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", module, *argv],
+        cwd=workdir,
+        env=dict(env),
+        capture_output=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
     if result.returncode != 0:
         raise BenchError(f"{module} exited {result.returncode}:\n{result.stderr.decode(errors='replace')[-2000:]}")
     return json.loads(result.stdout)

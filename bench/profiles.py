@@ -44,24 +44,32 @@ PROFILES: dict[str, Profile] = {
     "full": Profile(
         name="full",
         reps=3,
-        extract=ExtractPlan(one_date_reps=5, latency=0.05, records_per_page=100, pages=60, backfill_dates=10,
-                            concurrencies=(1, 4, 8, 16)),
-        convert=ConvertPlan(set_dates=10, set_records=100_000, sweep_records=(10_000, 100_000, 1_000_000),
-                            records_per_page=100),
+        extract=ExtractPlan(
+            one_date_reps=5,
+            latency=0.05,
+            records_per_page=100,
+            pages=60,
+            backfill_dates=10,
+            concurrencies=(1, 4, 8, 16),
+        ),
+        convert=ConvertPlan(
+            set_dates=10, set_records=100_000, sweep_records=(10_000, 100_000, 1_000_000), records_per_page=100
+        ),
     ),
     "quick": Profile(
         name="quick",
         reps=1,
-        extract=ExtractPlan(one_date_reps=2, latency=0.05, records_per_page=100, pages=60, backfill_dates=3,
-                            concurrencies=(1, 4, 8, 16)),
-        convert=ConvertPlan(set_dates=4, set_records=100_000, sweep_records=(10_000, 100_000),
-                            records_per_page=100),
+        extract=ExtractPlan(
+            one_date_reps=2, latency=0.05, records_per_page=100, pages=60, backfill_dates=3, concurrencies=(1, 4, 8, 16)
+        ),
+        convert=ConvertPlan(set_dates=4, set_records=100_000, sweep_records=(10_000, 100_000), records_per_page=100),
     ),
     "smoke": Profile(
         name="smoke",
         reps=1,
-        extract=ExtractPlan(one_date_reps=1, latency=0.01, records_per_page=100, pages=3, backfill_dates=2,
-                            concurrencies=(1, 4, 8, 16)),
+        extract=ExtractPlan(
+            one_date_reps=1, latency=0.01, records_per_page=100, pages=3, backfill_dates=2, concurrencies=(1, 4, 8, 16)
+        ),
         convert=ConvertPlan(set_dates=2, set_records=1_000, sweep_records=(500, 1_000), records_per_page=100),
     ),
 }

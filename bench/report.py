@@ -56,19 +56,48 @@ def _spread(value: float) -> str:
 
 def extract_section(rows: Sequence[ExtractRow], profile: Profile) -> str:
     plan = profile.extract
-    intro = (f"Simulator in its own process: {plan.latency * 1000:g} ms latency per request, "
-             f"{plan.records_per_page} records per page, {plan.pages} pages per date. "
-             "*floor* = dates x (ceil(pages / concurrency) + 1) x latency. *job s* is the time inside `main()` "
-             "(imports and interpreter start-up excluded; they are in *wall s*); *x floor*, pages/s and "
-             "*vs baseline* use it. *spread* = half the range of the runs over their median. *CPU s* = user + "
-             "system time of the process (and its workers), start-up included.")
+    intro = (
+        f"Simulator in its own process: {plan.latency * 1000:g} ms latency per request, "
+        f"{plan.records_per_page} records per page, {plan.pages} pages per date. "
+        "*floor* = dates x (ceil(pages / concurrency) + 1) x latency. *job s* is the time inside `main()` "
+        "(imports and interpreter start-up excluded; they are in *wall s*); *x floor*, pages/s and "
+        "*vs baseline* use it. *spread* = half the range of the runs over their median. *CPU s* = user + "
+        "system time of the process (and its workers), start-up included."
+    )
     base = {r.scenario: r for r in rows if r.contender == BASELINE}
-    body = [(r.scenario, r.contender, r.runs, r.pages, r.floor_s, r.wall_s, r.run_s, _spread(r.run_spread),
-             r.cpu_s, f"{r.floor_ratio:.2f}x", r.pages_per_s, r.peak_rss_mib,
-             f"{base[r.scenario].run_s / r.run_s:.1f}x" if r.scenario in base else "")
-            for r in rows]
-    headers = ["scenario", "contender", "runs", "pages", "floor s", "wall s", "job s", "spread", "CPU s",
-               "x floor", "pages/s", "peak RSS MiB", "vs baseline"]
+    body = [
+        (
+            r.scenario,
+            r.contender,
+            r.runs,
+            r.pages,
+            r.floor_s,
+            r.wall_s,
+            r.run_s,
+            _spread(r.run_spread),
+            r.cpu_s,
+            f"{r.floor_ratio:.2f}x",
+            r.pages_per_s,
+            r.peak_rss_mib,
+            f"{base[r.scenario].run_s / r.run_s:.1f}x" if r.scenario in base else "",
+        )
+        for r in rows
+    ]
+    headers = [
+        "scenario",
+        "contender",
+        "runs",
+        "pages",
+        "floor s",
+        "wall s",
+        "job s",
+        "spread",
+        "CPU s",
+        "x floor",
+        "pages/s",
+        "peak RSS MiB",
+        "vs baseline",
+    ]
     return f"### Extract\n\n{intro}\n\n{table(headers, body)}\n"
 
 
@@ -81,15 +110,48 @@ def convert_section(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow], t
     for r in rows:
         baseline = base.get((r.scenario, r.codec))
         ratio = f"{r.records_per_s / baseline.records_per_s:.2f}x" if baseline else ""
-        share = f"{r.records_per_s / (per_core[r.codec] * r.workers):.0%}" \
-            if r.codec in per_core and r.contender.startswith("convert_job") else ""
+        share = (
+            f"{r.records_per_s / (per_core[r.codec] * r.workers):.0%}"
+            if r.codec in per_core and r.contender.startswith("convert_job")
+            else ""
+        )
         worker = f"{r.worker_rss_mib:.1f}" if r.worker_rss_mib else "-"
-        body.append((r.scenario, r.contender, r.runs, r.workers, r.records, r.wall_s, r.run_s,
-                     _spread(r.run_spread), r.cpu_s, r.records_per_s, ratio, share, r.peak_rss_mib, worker,
-                     _mb(r.output_bytes)))
-    headers = ["input", "contender", "runs", "processes", "records", "wall s", "job s", "spread", "CPU s",
-               "records/s", "vs baseline (same codec)", "of ceiling x processes", "peak RSS MiB",
-               "per worker MiB", "output MB"]
+        body.append(
+            (
+                r.scenario,
+                r.contender,
+                r.runs,
+                r.workers,
+                r.records,
+                r.wall_s,
+                r.run_s,
+                _spread(r.run_spread),
+                r.cpu_s,
+                r.records_per_s,
+                ratio,
+                share,
+                r.peak_rss_mib,
+                worker,
+                _mb(r.output_bytes),
+            )
+        )
+    headers = [
+        "input",
+        "contender",
+        "runs",
+        "processes",
+        "records",
+        "wall s",
+        "job s",
+        "spread",
+        "CPU s",
+        "records/s",
+        "vs baseline (same codec)",
+        "of ceiling x processes",
+        "peak RSS MiB",
+        "per worker MiB",
+        "output MB",
+    ]
     return f"### {title}\n\n{table(headers, body)}\n"
 
 
@@ -97,9 +159,11 @@ def ceiling_section(rows: Sequence[CeilingRow]) -> str:
     if not rows:
         return ""
     body = [(r.codec, r.per_core_records_per_s, r.workers, r.records_per_s) for r in rows]
-    return ("### fastavro encode-only ceiling\n\nRecords already in memory in their Avro form, the job's schema "
-            "and block size, bytes discarded; the median of the runs.\n\n"
-            f"{table(['codec', 'records/s per core', 'x workers', 'ceiling records/s'], body)}\n")
+    return (
+        "### fastavro encode-only ceiling\n\nRecords already in memory in their Avro form, the job's schema "
+        "and block size, bytes discarded; the median of the runs.\n\n"
+        f"{table(['codec', 'records/s per core', 'x workers', 'ceiling records/s'], body)}\n"
+    )
 
 
 def verdict_section(verdicts: Sequence[Verdict]) -> str:
@@ -109,11 +173,13 @@ def verdict_section(verdicts: Sequence[Verdict]) -> str:
 
 
 SMOKE_NOTE = "Smoke sizes: this run checks that the benchmark works; its figures and verdicts mean nothing.\n"
-CONVERT_NOTE = ("*job s* is the time inside `main()`; records/s uses it. *CPU s* = user + system time of the "
-                "process and its workers. *of ceiling x processes* = records/s "
-                "over fastavro's encode-only rate per core times the processes the contender used. Peak RSS is "
-                "the main process; *per worker* the largest worker process (they run at once, so the job needs "
-                "about main + workers x that, less the pages they share).\n")
+CONVERT_NOTE = (
+    "*job s* is the time inside `main()`; records/s uses it. *CPU s* = user + system time of the "
+    "process and its workers. *of ceiling x processes* = records/s "
+    "over fastavro's encode-only rate per core times the processes the contender used. Peak RSS is "
+    "the main process; *per worker* the largest worker process (they run at once, so the job needs "
+    "about main + workers x that, less the pages they share).\n"
+)
 
 
 def render(results: Results) -> str:
@@ -130,10 +196,18 @@ def render(results: Results) -> str:
         parts.append(extract_section(results.extract, profile))
     if results.convert_set or results.sweep:
         parts.append(CONVERT_NOTE)
-    parts.append(convert_section(results.convert_set, results.ceiling,
-                                 "Convert: several dates (the job spreads dates over its worker processes)"))
-    parts.append(convert_section(results.sweep, results.ceiling,
-                                 "Convert: one date, growing (time should grow linearly, memory stay flat)"))
+    parts.append(
+        convert_section(
+            results.convert_set,
+            results.ceiling,
+            "Convert: several dates (the job spreads dates over its worker processes)",
+        )
+    )
+    parts.append(
+        convert_section(
+            results.sweep, results.ceiling, "Convert: one date, growing (time should grow linearly, memory stay flat)"
+        )
+    )
     parts.append(ceiling_section(results.ceiling))
     parts.append(verdict_section(results.verdicts))
     return "\n".join(p for p in parts if p)

@@ -71,14 +71,26 @@ def build_parser() -> argparse.ArgumentParser:
     single = parser.add_argument_group("one partition by path (instead of BASE_DIR layout)")
     single.add_argument("--raw-dir", type=Path, metavar="PATH", help="raw partition to read")
     single.add_argument("--stg-dir", type=Path, metavar="PATH", help="staging partition to write")
-    single.add_argument("--quarantine-dir", type=Path, metavar="PATH",
-                        help="where rejects go (default BASE_DIR/quarantine/sales/<date>)")
-    parser.add_argument("--codec", help="Avro codec: null, deflate (default), bzip2, xz, or snappy/zstandard/lz4 "
-                        "when their library is installed (env CONVERT_CODEC)")
-    parser.add_argument("--max-invalid-ratio", type=float, metavar="R",
-                        help=f"fail a date whose share of invalid records exceeds R (default {DEFAULT_MAX_INVALID_RATIO})")
-    parser.add_argument("--workers", type=int, metavar="N",
-                        help="dates converted in parallel processes (default: the number of CPUs)")
+    single.add_argument(
+        "--quarantine-dir",
+        type=Path,
+        metavar="PATH",
+        help="where rejects go (default BASE_DIR/quarantine/sales/<date>)",
+    )
+    parser.add_argument(
+        "--codec",
+        help="Avro codec: null, deflate (default), bzip2, xz, or snappy/zstandard/lz4 "
+        "when their library is installed (env CONVERT_CODEC)",
+    )
+    parser.add_argument(
+        "--max-invalid-ratio",
+        type=float,
+        metavar="R",
+        help=f"fail a date whose share of invalid records exceeds R (default {DEFAULT_MAX_INVALID_RATIO})",
+    )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="dates converted in parallel processes (default: the number of CPUs)"
+    )
     parser.add_argument("--force", action="store_true", help="convert even when staging is already up to date")
     add_logging_arguments(parser)
     return parser
@@ -123,7 +135,9 @@ def _plan(args: argparse.Namespace, env: dict[str, str]) -> dict[date, Targets]:
         return {day: Targets(args.raw_dir.resolve(), args.stg_dir.resolve(), quarantine.resolve())}
     days = select_dates(args.date, args.start, args.end, env)
     return {
-        day: Targets(partition_dir(base, RAW, day), partition_dir(base, STAGING, day), partition_dir(base, QUARANTINE, day))
+        day: Targets(
+            partition_dir(base, RAW, day), partition_dir(base, STAGING, day), partition_dir(base, QUARANTINE, day)
+        )
         for day in days
     }
 

@@ -172,9 +172,20 @@ def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: flo
     seconds = round(time.monotonic() - clock, 3)
     log.info(
         "%s: %d records in, %d out, %d rejected in %.2fs -> %s",
-        day, tally.read, tally.written, tally.rejected, seconds, targets.staging,
-        extra={"date": day.isoformat(), "records_in": tally.read, "records_out": tally.written,
-               "rejected": tally.rejected, "seconds": seconds, "run_id": run_id},
+        day,
+        tally.read,
+        tally.written,
+        tally.rejected,
+        seconds,
+        targets.staging,
+        extra={
+            "date": day.isoformat(),
+            "records_in": tally.read,
+            "records_out": tally.written,
+            "rejected": tally.rejected,
+            "seconds": seconds,
+            "run_id": run_id,
+        },
     )
     return "done"
 
@@ -199,5 +210,9 @@ def _check_ratio(day: date, tally: Tally, max_ratio: float, quarantine: Path) ->
 def _warn_drift(day: date, tally: Tally) -> None:
     if tally.unknown_fields:
         fields = ", ".join(f"{name} ({count})" for name, count in tally.unknown_fields.most_common())
-        log.warning("%s: fields not in the schema were left out of Avro: %s", day, fields,
-                    extra={"date": day.isoformat(), "unknown_fields": dict(tally.unknown_fields)})
+        log.warning(
+            "%s: fields not in the schema were left out of Avro: %s",
+            day,
+            fields,
+            extra={"date": day.isoformat(), "unknown_fields": dict(tally.unknown_fields)},
+        )

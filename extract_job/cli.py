@@ -62,23 +62,51 @@ def build_parser() -> argparse.ArgumentParser:
         "into date partitions of the raw zone, then exit.",
         EPILOG,
     )
-    parser.add_argument("--raw-dir", type=Path, metavar="PATH",
-                        help="write a single date's partition here instead of BASE_DIR/raw/sales/<date>")
-    parser.add_argument("--missing-only", action="store_true",
-                        help="skip dates whose raw partition is already complete (resume a backfill)")
+    parser.add_argument(
+        "--raw-dir",
+        type=Path,
+        metavar="PATH",
+        help="write a single date's partition here instead of BASE_DIR/raw/sales/<date>",
+    )
+    parser.add_argument(
+        "--missing-only",
+        action="store_true",
+        help="skip dates whose raw partition is already complete (resume a backfill)",
+    )
     http = parser.add_argument_group("HTTP")
-    http.add_argument("--concurrency", type=int, metavar="N",
-                      help=f"pages in flight at once (default: EXTRACT_CONCURRENCY, else {DEFAULT_CONCURRENCY})")
-    http.add_argument("--max-attempts", type=int, metavar="N",
-                      help=f"tries per page before giving up (default {DEFAULT_MAX_ATTEMPTS})")
-    http.add_argument("--timeout", type=float, metavar="SECONDS",
-                      help=f"read timeout per request (default {DEFAULT_READ_TIMEOUT:g})")
-    http.add_argument("--connect-timeout", type=float, metavar="SECONDS",
-                      help=f"connect timeout per request (default {DEFAULT_CONNECT_TIMEOUT:g})")
-    http.add_argument("--backoff", type=float, metavar="SECONDS",
-                      help=f"first retry wait, doubled each attempt, with jitter (default {DEFAULT_BACKOFF:g})")
-    http.add_argument("--max-pages", type=int, metavar="N",
-                      help=f"fail a date whose pages never end after N pages (default {DEFAULT_MAX_PAGES})")
+    http.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help=f"pages in flight at once (default: EXTRACT_CONCURRENCY, else {DEFAULT_CONCURRENCY})",
+    )
+    http.add_argument(
+        "--max-attempts",
+        type=int,
+        metavar="N",
+        help=f"tries per page before giving up (default {DEFAULT_MAX_ATTEMPTS})",
+    )
+    http.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help=f"read timeout per request (default {DEFAULT_READ_TIMEOUT:g})"
+    )
+    http.add_argument(
+        "--connect-timeout",
+        type=float,
+        metavar="SECONDS",
+        help=f"connect timeout per request (default {DEFAULT_CONNECT_TIMEOUT:g})",
+    )
+    http.add_argument(
+        "--backoff",
+        type=float,
+        metavar="SECONDS",
+        help=f"first retry wait, doubled each attempt, with jitter (default {DEFAULT_BACKOFF:g})",
+    )
+    http.add_argument(
+        "--max-pages",
+        type=int,
+        metavar="N",
+        help=f"fail a date whose pages never end after N pages (default {DEFAULT_MAX_PAGES})",
+    )
     add_logging_arguments(parser)
     return parser
 
@@ -94,8 +122,12 @@ def _run(argv: list[str] | None) -> int:
     if settings.raw_dir and len(days) > 1:
         raise ConfigError("--raw-dir names one partition; it cannot be used with a range of dates")
     configure_logging(level, fmt, secrets=[settings.token])
-    log.info("extracting %d date(s) from %s with concurrency %d",
-             len(days), public_url(settings.api_url), settings.concurrency)
+    log.info(
+        "extracting %d date(s) from %s with concurrency %d",
+        len(days),
+        public_url(settings.api_url),
+        settings.concurrency,
+    )
     with make_session(settings.token, settings.concurrency) as session:
         client = SalesApiClient(
             session,

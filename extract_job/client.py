@@ -22,8 +22,12 @@ from shared.manifest import tool_version
 log = logging.getLogger(__name__)
 
 # Failures of the connection itself: resets, bodies cut short, timeouts.
-_TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
-              requests.exceptions.ContentDecodingError)
+_TRANSIENT = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 
 
 @dataclass(frozen=True)

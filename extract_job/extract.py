@@ -95,12 +95,24 @@ def extract_date(
             source=source,
         )
         writer.commit(manifest)
-    summary = ExtractSummary(day, partition, pages, manifest["records"], manifest["bytes"],
-                             round(time.monotonic() - clock, 3))
+    summary = ExtractSummary(
+        day, partition, pages, manifest["records"], manifest["bytes"], round(time.monotonic() - clock, 3)
+    )
     log.info(
         "%s: %d pages, %d records, %d bytes in %.2fs -> %s",
-        day, summary.pages, summary.records, summary.bytes, summary.seconds, partition,
-        extra={"date": day.isoformat(), "pages": summary.pages, "records": summary.records,
-               "bytes": summary.bytes, "seconds": summary.seconds, "run_id": run_id},
+        day,
+        summary.pages,
+        summary.records,
+        summary.bytes,
+        summary.seconds,
+        partition,
+        extra={
+            "date": day.isoformat(),
+            "pages": summary.pages,
+            "records": summary.records,
+            "bytes": summary.bytes,
+            "seconds": summary.seconds,
+            "run_id": run_id,
+        },
     )
     return summary

@@ -72,12 +72,15 @@ def _positive(value: float | None, name: str) -> float | None:
 def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> ExtractSettings:
     """Flags win over the environment; raises ``ConfigError`` for anything unusable."""
     # "is not None", not "or": a flag given as 0 must be refused below, not replaced by the default.
-    concurrency = (args.concurrency if args.concurrency is not None
-                   else env_int(env, "EXTRACT_CONCURRENCY", DEFAULT_CONCURRENCY))
-    max_attempts = (args.max_attempts if args.max_attempts is not None
-                    else env_int(env, "EXTRACT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS))
-    max_pages = (args.max_pages if args.max_pages is not None
-                 else env_int(env, "EXTRACT_MAX_PAGES", DEFAULT_MAX_PAGES))
+    concurrency = (
+        args.concurrency if args.concurrency is not None else env_int(env, "EXTRACT_CONCURRENCY", DEFAULT_CONCURRENCY)
+    )
+    max_attempts = (
+        args.max_attempts
+        if args.max_attempts is not None
+        else env_int(env, "EXTRACT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
+    )
+    max_pages = args.max_pages if args.max_pages is not None else env_int(env, "EXTRACT_MAX_PAGES", DEFAULT_MAX_PAGES)
     if min(concurrency, max_attempts, max_pages) < 1:
         raise ConfigError("--concurrency, --max-attempts and --max-pages must be at least 1")
     return ExtractSettings(

@@ -59,9 +59,7 @@ Stop with SIGTERM or SIGINT (exit status 0).
 """
 
 
-def _parser_for(
-    kind: str, convert: Callable[[str], Any], check: Callable[[Any], bool]
-) -> Callable[[str], Any]:
+def _parser_for(kind: str, convert: Callable[[str], Any], check: Callable[[Any], bool]) -> Callable[[str], Any]:
     """An argparse ``type`` that converts, then checks, with a readable error."""
 
     def parse(text: str) -> Any:
@@ -98,9 +96,7 @@ _int_min0 = _parser_for("an integer >= 0", int, lambda value: value >= 0)
 _int_min1 = _parser_for("an integer >= 1", int, lambda value: value >= 1)
 _status = _parser_for("an HTTP error status 400..599", int, lambda value: 400 <= value <= 599)
 _fraction = _parser_for("a number between 0 and 1", float, lambda value: 0 <= value <= 1)
-_seconds = _parser_for(
-    "a finite number of seconds >= 0", float, lambda value: math.isfinite(value) and value >= 0
-)
+_seconds = _parser_for("a finite number of seconds >= 0", float, lambda value: math.isfinite(value) and value >= 0)
 _non_empty = _parser_for("a non-empty value", str, bool)
 
 
@@ -353,9 +349,7 @@ def _show(default: object) -> str:
     return str(default)
 
 
-def parse_args(
-    argv: Sequence[str] | None, environ: Mapping[str, str]
-) -> tuple[argparse.Namespace, SimulatorConfig]:
+def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> tuple[argparse.Namespace, SimulatorConfig]:
     """Parse flags and environment into server settings and a config; exits 2 on bad input."""
     parser = build_parser(environ)
     args = parser.parse_args(argv)

@@ -106,7 +106,10 @@ def report(tool: str, outcomes: Iterable[Outcome], log: logging.Logger) -> int:
     counts = {status: sum(1 for o in results if o.status == status) for status in ("done", "skipped", "failed")}
     log.info(
         "%d date(s): %d done, %d skipped, %d failed",
-        len(results), counts["done"], counts["skipped"], counts["failed"],
+        len(results),
+        counts["done"],
+        counts["skipped"],
+        counts["failed"],
         extra={"dates": len(results), **counts},
     )
     for outcome in results:

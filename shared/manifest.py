@@ -112,8 +112,12 @@ def read_manifest(partition: Path) -> dict[str, Any]:
     except TypeError as exc:
         raise PartitionError(f"manifest {path} has a malformed file entry: {exc}") from None
     for entry in entries:
-        if not (isinstance(entry.name, str) and isinstance(entry.sha256, str)
-                and type(entry.records) is int and type(entry.bytes) is int):
+        if not (
+            isinstance(entry.name, str)
+            and isinstance(entry.sha256, str)
+            and type(entry.records) is int
+            and type(entry.bytes) is int
+        ):
             raise PartitionError(f"manifest {path} has a malformed file entry: {asdict(entry)}")
     return manifest
 

@@ -38,10 +38,20 @@ QUICK_TIMEOUT = 60
 
 # Variables that steer compose or the services; removed from the inherited environment.
 _STEERING_PREFIXES = ("COMPOSE_", "SIM_", "EXTRACT_", "CONVERT_")
-_STEERING_NAMES = frozenset({
-    "AUTH_TOKEN", "AUTH_TOKEN_FILE", "AUTH_TOKEN_SECRET_FILE", "SALES_API_URL", "DATE",
-    "BASE_DIR", "LOG_LEVEL", "LOG_FORMAT", "TAG", "ENV_FILE",
-})
+_STEERING_NAMES = frozenset(
+    {
+        "AUTH_TOKEN",
+        "AUTH_TOKEN_FILE",
+        "AUTH_TOKEN_SECRET_FILE",
+        "SALES_API_URL",
+        "DATE",
+        "BASE_DIR",
+        "LOG_LEVEL",
+        "LOG_FORMAT",
+        "TAG",
+        "ENV_FILE",
+    }
+)
 
 
 def _docker_problem() -> str | None:
@@ -124,7 +134,18 @@ class Compose:
     def data_tree(self, destination: Path) -> Path:
         """Copy the project's /data volume to ``destination`` (the documented tar pipe) and return it."""
         result = self(
-            "run", "--rm", "--no-deps", "-T", "--entrypoint", "tar", "convert", "-C", "/data", "-cf", "-", ".",
+            "run",
+            "--rm",
+            "--no-deps",
+            "-T",
+            "--entrypoint",
+            "tar",
+            "convert",
+            "-C",
+            "/data",
+            "-cf",
+            "-",
+            ".",
             stdout_bytes=True,
         )
         assert result.returncode == 0, result.stderr.decode("utf-8", "replace")
@@ -164,8 +185,9 @@ BUILD_TIME_TOKEN = f"build-time-token-{uuid.uuid4().hex}"
 @pytest.fixture(scope="session")
 def images(docker_ready: None, tag: str, empty_env_file: Path) -> Iterator[dict[str, str]]:
     """Build the three images once; service name -> image reference. Removed after the session."""
-    builder = Compose(f"salespipe-test-build-{tag}", clean_environment({"TAG": tag, "AUTH_TOKEN": BUILD_TIME_TOKEN}),
-                      empty_env_file)
+    builder = Compose(
+        f"salespipe-test-build-{tag}", clean_environment({"TAG": tag, "AUTH_TOKEN": BUILD_TIME_TOKEN}), empty_env_file
+    )
     result = builder("build", *SERVICES, timeout=BUILD_TIMEOUT)
     assert result.returncode == 0, describe(result)
     references = {service: f"sales-pipeline/{service}:{tag}" for service in SERVICES}
@@ -210,5 +232,8 @@ def image_run(image: str, *command: str, entrypoint: str | None = None) -> subpr
     args: Sequence[str] = ["--entrypoint", entrypoint] if entrypoint else []
     return subprocess.run(
         ["docker", "run", "--rm", "--network", "none", *args, image, *command],
-        capture_output=True, text=True, timeout=QUICK_TIMEOUT, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=QUICK_TIMEOUT,
+        stdin=subprocess.DEVNULL,
     )

@@ -162,8 +162,11 @@ def test_the_simulator_runs_by_default_and_the_real_api_setup_drops_it(project_f
     assert default["services"]["extract"]["depends_on"]["sales-api"]["condition"] == "service_healthy"
     assert default["services"]["convert"]["depends_on"]["extract"]["condition"] == "service_completed_successfully"
 
-    real = _config(project_factory(COMPOSE_FILE="docker-compose.yml", SALES_API_URL="https://sales.example/sales",
-                                   AUTH_TOKEN="real-token"))
+    real = _config(
+        project_factory(
+            COMPOSE_FILE="docker-compose.yml", SALES_API_URL="https://sales.example/sales", AUTH_TOKEN="real-token"
+        )
+    )
     assert set(real["services"]) == {"extract", "convert"}
     assert "sales-api" not in real["services"]["extract"].get("depends_on", {})
     assert real["services"]["extract"]["environment"]["SALES_API_URL"] == "https://sales.example/sales"
@@ -178,8 +181,12 @@ def test_every_service_is_hardened(project_factory) -> None:
 
 def test_images_run_as_a_fixed_non_root_user(images: dict[str, str]) -> None:
     for image in images.values():
-        inspect = subprocess.run(["docker", "image", "inspect", "--format", "{{.Config.User}}", image],
-                                 capture_output=True, text=True, timeout=QUICK_TIMEOUT)
+        inspect = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Config.User}}", image],
+            capture_output=True,
+            text=True,
+            timeout=QUICK_TIMEOUT,
+        )
         assert inspect.stdout.strip() == "10001:10001", image
         result = image_run(image, "-u", entrypoint="id")
         assert result.stdout.strip() == "10001", f"{image}: {result.stdout}{result.stderr}"
@@ -193,8 +200,9 @@ def test_images_run_as_a_fixed_non_root_user(images: dict[str, str]) -> None:
         ("sales-api", "sales_api_sim", "requests"),
     ],
 )
-def test_each_image_holds_only_its_own_dependencies(images: dict[str, str], service: str, present: str,
-                                                    absent: str) -> None:
+def test_each_image_holds_only_its_own_dependencies(
+    images: dict[str, str], service: str, present: str, absent: str
+) -> None:
     probe = (
         "import importlib.util, json; "
         f"print(json.dumps([importlib.util.find_spec(m) is not None for m in ({present!r}, {absent!r}, 'pip')]))"
@@ -209,10 +217,18 @@ def test_each_image_holds_only_its_own_dependencies(images: dict[str, str], serv
 
 def test_no_token_is_baked_into_the_images(images: dict[str, str]) -> None:
     for image in images.values():
-        history = subprocess.run(["docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", image],
-                                 capture_output=True, text=True, timeout=QUICK_TIMEOUT)
-        config = subprocess.run(["docker", "image", "inspect", "--format", "{{json .Config}}", image],
-                                capture_output=True, text=True, timeout=QUICK_TIMEOUT)
+        history = subprocess.run(
+            ["docker", "history", "--no-trunc", "--format", "{{.CreatedBy}}", image],
+            capture_output=True,
+            text=True,
+            timeout=QUICK_TIMEOUT,
+        )
+        config = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{json .Config}}", image],
+            capture_output=True,
+            text=True,
+            timeout=QUICK_TIMEOUT,
+        )
         assert history.returncode == 0 and config.returncode == 0
         for text in (history.stdout, config.stdout):
             assert BUILD_TIME_TOKEN not in text, image

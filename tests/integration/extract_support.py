@@ -19,10 +19,31 @@ TOKEN = "tok-INTEG-7f3a9c1e5b-secret"
 
 # Variables the job reads, and the proxy settings that could send traffic away from 127.0.0.1.
 SCRUBBED = (
-    "AUTH_TOKEN", "AUTH_TOKEN_FILE", "SALES_API_URL", "BASE_DIR", "DATE", "LOG_LEVEL", "LOG_FORMAT", "ENV_FILE",
-    "EXTRACT_CONCURRENCY", "EXTRACT_MAX_ATTEMPTS", "EXTRACT_TIMEOUT", "EXTRACT_CONNECT_TIMEOUT", "EXTRACT_BACKOFF",
-    "EXTRACT_MAX_PAGES", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy",
-    "NO_PROXY", "no_proxy", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC",
+    "AUTH_TOKEN",
+    "AUTH_TOKEN_FILE",
+    "SALES_API_URL",
+    "BASE_DIR",
+    "DATE",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "ENV_FILE",
+    "EXTRACT_CONCURRENCY",
+    "EXTRACT_MAX_ATTEMPTS",
+    "EXTRACT_TIMEOUT",
+    "EXTRACT_CONNECT_TIMEOUT",
+    "EXTRACT_BACKOFF",
+    "EXTRACT_MAX_PAGES",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "NETRC",
 )
 
 

@@ -26,9 +26,21 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]
     """(markdown report, JSON figures) of one smoke run, shared by the tests below."""
     out = tmp_path_factory.mktemp("bench")
     result = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--json", str(out / "results.json"),
-         "--cache-dir", str(out / "cache")],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--json",
+            str(out / "results.json"),
+            "--cache-dir",
+            str(out / "cache"),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return result.stdout, json.loads((out / "results.json").read_text(encoding="utf-8"))
@@ -36,8 +48,13 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]
 
 def test_report_has_machine_every_table_and_targets(smoke: tuple[str, dict[str, Any]]) -> None:
     report, _ = smoke
-    for heading in ("### Extract", "### Convert: several dates", "### Convert: one date",
-                    "### fastavro encode-only ceiling", "### Targets"):
+    for heading in (
+        "### Extract",
+        "### Convert: several dates",
+        "### Convert: one date",
+        "### fastavro encode-only ceiling",
+        "### Targets",
+    ):
         assert heading in report
     for detail in ("| CPUs |", "| Python |", "| libraries |", "| date |"):
         assert detail in report
@@ -87,6 +104,12 @@ def test_multi_process_convert_reports_its_workers_memory(smoke: tuple[str, dict
 def test_every_target_is_judged(smoke: tuple[str, dict[str, Any]]) -> None:
     _, figures = smoke
     targets = " / ".join(v["target"] for v in figures["verdicts"])
-    for fragment in ("latency floor", "faster than the baseline", "peak RSS independent",
-                     "the baseline's records/s", "encode-only ceiling", "convert peak RSS"):
+    for fragment in (
+        "latency floor",
+        "faster than the baseline",
+        "peak RSS independent",
+        "the baseline's records/s",
+        "encode-only ceiling",
+        "convert peak RSS",
+    ):
         assert fragment in targets

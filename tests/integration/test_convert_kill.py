@@ -45,16 +45,27 @@ def write_large_raw(partition: Path) -> None:
     entries = []
     for page in range(1, PAGES + 1):
         records = [
-            {"client": clients[(page + i) % len(clients)], "purchase_date": DAY.isoformat(),
-             "product": f"Product {i % 97}", "price": page * RECORDS_PER_PAGE + i}
+            {
+                "client": clients[(page + i) % len(clients)],
+                "purchase_date": DAY.isoformat(),
+                "product": f"Product {i % 97}",
+                "price": page * RECORDS_PER_PAGE + i,
+            }
             for i in range(RECORDS_PER_PAGE)
         ]
         body = json.dumps(records, ensure_ascii=False).encode("utf-8")
         name = f"sales_{DAY.isoformat()}_{page}.json"
         (partition / name).write_bytes(body)
         entries.append(FileEntry(name, len(records), len(body), sha256_hex(body)))
-    manifest = {"dataset": "sales", "zone": "raw", "date": DAY.isoformat(), "pages": PAGES,
-                "files": entries_as_json(entries), "run_id": new_run_id(), "tool": "test"}
+    manifest = {
+        "dataset": "sales",
+        "zone": "raw",
+        "date": DAY.isoformat(),
+        "pages": PAGES,
+        "files": entries_as_json(entries),
+        "run_id": new_run_id(),
+        "tool": "test",
+    }
     (partition / SUCCESS_FILE).write_bytes(manifest_bytes(manifest))
 
 
@@ -70,14 +81,20 @@ def hidden_entries(base: Path) -> list[str]:
 def start_convert() -> Iterator[Callable[[Path], subprocess.Popen[bytes]]]:
     """``start_convert(base)``: a running ``python -m convert_job --force`` for DAY; killed at teardown if still alive."""
     started: list[subprocess.Popen[bytes]] = []
-    env = {name: value for name, value in os.environ.items()
-           if name not in ("ENV_FILE", "DATE", "LOG_LEVEL", "LOG_FORMAT") and not name.startswith("CONVERT_")}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("ENV_FILE", "DATE", "LOG_LEVEL", "LOG_FORMAT") and not name.startswith("CONVERT_")
+    }
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
 
     def start(base: Path) -> subprocess.Popen[bytes]:
         process = subprocess.Popen(
             [sys.executable, "-m", "convert_job", "--date", DAY.isoformat(), "--force"],
-            env={**env, "BASE_DIR": str(base)}, cwd=base, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**env, "BASE_DIR": str(base)},
+            cwd=base,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         started.append(process)
         return process

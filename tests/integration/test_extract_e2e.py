@@ -57,8 +57,9 @@ def test_three_date_backfill_subprocess_from_date_variable(simulator, workspace,
 def test_secrets_in_the_url_query_stay_out_of_the_manifest_and_logs(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN, records_per_page=RECORDS, pages=1)
     url = f"{sim.url}/sales?api_key=url-secret-q1"
-    result = run_subprocess({**workspace.for_simulator(sim), "SALES_API_URL": url}, "--date", DATES[0],
-                            "--log-level", "DEBUG")
+    result = run_subprocess(
+        {**workspace.for_simulator(sim), "SALES_API_URL": url}, "--date", DATES[0], "--log-level", "DEBUG"
+    )
     assert result.code == 0, result.err
     manifest = verify_partition(workspace.partition(DATES[0]))
     assert manifest["source"] == f"{sim.url}/sales"
@@ -149,7 +150,8 @@ def test_rerun_replaces_the_partition(simulator, workspace, run_in_process) -> N
     assert second["run_id"] != first["run_id"]
     assert second["files"] == first["files"]
     assert {k: v for k, v in snapshot(partition).items() if k != SUCCESS_FILE} == {
-        k: v for k, v in first_files.items() if k != SUCCESS_FILE}
+        k: v for k, v in first_files.items() if k != SUCCESS_FILE
+    }
     assert hidden_entries(partition.parent) == []
 
 
@@ -164,8 +166,9 @@ def test_success_exit_code_and_quiet_stdout(simulator, workspace, run_subprocess
 
 def test_bad_token_exits_1_with_one_line_per_date_and_writes_nothing(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN, records_per_page=RECORDS)
-    result = run_subprocess(workspace.for_simulator(sim, token="wrong-token"), "--start", DATES[0], "--end", DATES[1],
-                            "--concurrency", "1")
+    result = run_subprocess(
+        workspace.for_simulator(sim, token="wrong-token"), "--start", DATES[0], "--end", DATES[1], "--concurrency", "1"
+    )
     assert result.code == 1
     assert result.failure_lines() == [
         f"extract_job: {DATES[0]}: the API rejected the token (401)",
@@ -194,25 +197,42 @@ def closed_port() -> int:
     ("env_change", "argv", "message"),
     [
         pytest.param({"SALES_API_URL": None}, ["--date", DATES[0]], "SALES_API_URL is not set", id="no-url"),
-        pytest.param({"SALES_API_URL": "ftp://127.0.0.1/sales"}, ["--date", DATES[0]], "must be an http:// or https://",
-                     id="ftp-url"),
-        pytest.param({"SALES_API_URL": "http://[::1/sales"}, ["--date", DATES[0]], "not a valid URL",
-                     id="broken-url"),
+        pytest.param(
+            {"SALES_API_URL": "ftp://127.0.0.1/sales"},
+            ["--date", DATES[0]],
+            "must be an http:// or https://",
+            id="ftp-url",
+        ),
+        pytest.param({"SALES_API_URL": "http://[::1/sales"}, ["--date", DATES[0]], "not a valid URL", id="broken-url"),
         pytest.param({"AUTH_TOKEN": None}, ["--date", DATES[0]], "no API token", id="no-token"),
-        pytest.param({"AUTH_TOKEN": "two\nlines"}, ["--date", DATES[0]], "contains a line break",
-                     id="token-with-line-break"),
-        pytest.param({"AUTH_TOKEN": None, "AUTH_TOKEN_FILE": "/nonexistent/token"}, ["--date", DATES[0]],
-                     "cannot read AUTH_TOKEN_FILE", id="missing-token-file"),
+        pytest.param(
+            {"AUTH_TOKEN": "two\nlines"}, ["--date", DATES[0]], "contains a line break", id="token-with-line-break"
+        ),
+        pytest.param(
+            {"AUTH_TOKEN": None, "AUTH_TOKEN_FILE": "/nonexistent/token"},
+            ["--date", DATES[0]],
+            "cannot read AUTH_TOKEN_FILE",
+            id="missing-token-file",
+        ),
         pytest.param({}, ["--date", "2026-02-30"], "invalid date '2026-02-30'", id="impossible-date"),
         pytest.param({}, ["--date", "24/11/2026"], "expected YYYY-MM-DD", id="badly-formed-date"),
         pytest.param({"DATE": "2026-11-24..2026-11-20"}, [], "before it starts", id="backwards-env-range"),
-        pytest.param({}, ["--date", DATES[0], "--start", DATES[0], "--end", DATES[1]], "either --date or --start",
-                     id="date-and-range"),
+        pytest.param(
+            {},
+            ["--date", DATES[0], "--start", DATES[0], "--end", DATES[1]],
+            "either --date or --start",
+            id="date-and-range",
+        ),
         pytest.param({}, ["--start", DATES[0]], "--start and --end go together", id="start-without-end"),
-        pytest.param({}, ["--start", DATES[0], "--end", DATES[1], "--raw-dir", "x"], "--raw-dir names one partition",
-                     id="raw-dir-with-range"),
-        pytest.param({"EXTRACT_CONCURRENCY": "many"}, ["--date", DATES[0]], "EXTRACT_CONCURRENCY='many'",
-                     id="bad-env-number"),
+        pytest.param(
+            {},
+            ["--start", DATES[0], "--end", DATES[1], "--raw-dir", "x"],
+            "--raw-dir names one partition",
+            id="raw-dir-with-range",
+        ),
+        pytest.param(
+            {"EXTRACT_CONCURRENCY": "many"}, ["--date", DATES[0]], "EXTRACT_CONCURRENCY='many'", id="bad-env-number"
+        ),
         pytest.param({}, ["--date", DATES[0], "--concurrency", "0"], "must be at least 1", id="zero-concurrency"),
         pytest.param({"LOG_LEVEL": "chatty"}, ["--date", DATES[0]], "LOG_LEVEL='chatty'", id="bad-log-level"),
     ],
@@ -273,8 +293,9 @@ def test_wrong_url_path_is_a_clear_failure(simulator, workspace, run_subprocess)
 
 def test_unreachable_api_gives_up_with_a_clear_error(workspace, run_subprocess) -> None:
     env = {**workspace.env, "SALES_API_URL": f"http://127.0.0.1:{closed_port()}/sales", "AUTH_TOKEN": TOKEN}
-    result = run_subprocess(env, "--date", DATES[0], "--max-attempts", "2", "--backoff", "0.01",
-                            "--connect-timeout", "1")
+    result = run_subprocess(
+        env, "--date", DATES[0], "--max-attempts", "2", "--backoff", "0.01", "--connect-timeout", "1"
+    )
     assert result.code == 1
     [line] = result.failure_lines()
     assert f"extract_job: {DATES[0]}: page " in line and "gave up after 2 attempts" in line
@@ -306,8 +327,19 @@ def test_token_never_appears_anywhere(
         secret.write_text(TOKEN + "\n")
         env.pop("AUTH_TOKEN")
         env["AUTH_TOKEN_FILE"] = str(secret)
-    result = run_subprocess(env, "--date", DATES[0], "--log-format", log_format, "--log-level", "DEBUG",
-                            "--backoff", "0.01", "--max-pages", "10")
+    result = run_subprocess(
+        env,
+        "--date",
+        DATES[0],
+        "--log-format",
+        log_format,
+        "--log-level",
+        "DEBUG",
+        "--backoff",
+        "0.01",
+        "--max-pages",
+        "10",
+    )
     assert result.code == expected_code, result.err
     assert TOKEN not in result.out and TOKEN not in result.err
     assert TOKEN.encode() not in all_file_bytes(workspace.base)
@@ -320,8 +352,17 @@ def test_token_never_appears_anywhere(
 def test_token_with_json_special_characters_is_redacted(simulator, workspace, run_subprocess) -> None:
     token = 'odd"tok\\en-5e6f'
     sim = simulator(token=token, records_per_page=5, pages=2, fail_first=1)
-    result = run_subprocess(workspace.for_simulator(sim, token=token), "--date", DATES[0],
-                            "--log-format", "json", "--log-level", "DEBUG", "--backoff", "0.01")
+    result = run_subprocess(
+        workspace.for_simulator(sim, token=token),
+        "--date",
+        DATES[0],
+        "--log-format",
+        "json",
+        "--log-level",
+        "DEBUG",
+        "--backoff",
+        "0.01",
+    )
     assert result.code == 0, result.err
     for form in (token, json.dumps(token)[1:-1], repr(token)[1:-1]):
         assert form not in result.err
@@ -329,8 +370,9 @@ def test_token_with_json_special_characters_is_redacted(simulator, workspace, ru
 
 def test_in_process_run_does_not_leak_the_token(simulator, workspace, run_in_process, tmp_path: Path) -> None:
     sim = simulator(token=TOKEN, records_per_page=5, pages=2, fail_first=1)
-    result = run_in_process(workspace.for_simulator(sim), "--date", DATES[0], "--log-level", "DEBUG",
-                            "--backoff", "0.01")
+    result = run_in_process(
+        workspace.for_simulator(sim), "--date", DATES[0], "--log-level", "DEBUG", "--backoff", "0.01"
+    )
     assert result.code == 0
     assert TOKEN not in result.err and TOKEN not in result.out
     assert TOKEN.encode() not in all_file_bytes(tmp_path)

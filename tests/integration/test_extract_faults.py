@@ -42,8 +42,11 @@ def previous(simulator, workspace, run_in_process) -> dict[str, bytes]:
         pytest.param({"fault": "reset", "fault_first": 1}, [], id="connection-reset-mid-body"),
         pytest.param({"fault": "truncate", "fault_first": 2}, [], id="truncated-json"),
         pytest.param({"fault": "html", "fault_first": 1}, [], id="html-maintenance-page"),
-        pytest.param({"fault": "slow", "fault_first": 1, "fault_pages": {2}, "slow_seconds": 1.0},
-                     ["--timeout", "0.3"], id="slow-page-times-out-then-answers"),
+        pytest.param(
+            {"fault": "slow", "fault_first": 1, "fault_pages": {2}, "slow_seconds": 1.0},
+            ["--timeout", "0.3"],
+            id="slow-page-times-out-then-answers",
+        ),
     ],
 )
 @pytest.mark.parametrize("concurrency", ["1", "4"], ids=lambda c: f"concurrency-{c}")
@@ -67,8 +70,14 @@ def test_fail_first_retries_each_page_exactly_twice(simulator, workspace, run_in
 @pytest.mark.parametrize("retry_after_format", ["seconds", "http-date"])
 def test_rate_limit_with_retry_after(simulator, workspace, run_in_process, retry_after_format: str) -> None:
     # Pages 1-2 get through; the end (3) and the page after it hit the limit and must wait.
-    sim = simulator(token=TOKEN, records_per_page=RECORDS, pages=2, rate_limit=2, retry_after=1,
-                    retry_after_format=retry_after_format)
+    sim = simulator(
+        token=TOKEN,
+        records_per_page=RECORDS,
+        pages=2,
+        rate_limit=2,
+        retry_after=1,
+        retry_after_format=retry_after_format,
+    )
     started = time.monotonic()
     result = run_in_process(workspace.for_simulator(sim), "--date", DAY, "--concurrency", "2", *FAST)
     elapsed = time.monotonic() - started
@@ -107,7 +116,8 @@ def test_endless_api_stops_at_max_pages(simulator, workspace, run_subprocess, pr
     result = run_subprocess(workspace.for_simulator(sim), "--date", DAY, "--max-pages", "20")
     assert result.code == 1
     assert result.failure_lines() == [
-        f"extract_job: {DAY}: the API still had pages after 20; stopping (raise --max-pages if that is real)"]
+        f"extract_job: {DAY}: the API still had pages after 20; stopping (raise --max-pages if that is real)"
+    ]
     assert max(page for _, page in sim.stats.requests_by_page) == 21, "bounded: never past max_pages + 1"
     assert snapshot(workspace.partition(DAY)) == previous
     assert hidden_entries(workspace.partition(DAY).parent) == []
@@ -123,11 +133,13 @@ def test_exactly_max_pages_is_accepted(simulator, workspace, run_subprocess) -> 
 def test_failure_of_one_date_does_not_stop_the_others(simulator, workspace, run_in_process) -> None:
     # With seed 42, 2026-11-22 and -23 have 3 pages and 2026-11-24 has 12: only the last exceeds --max-pages 5.
     sim = simulator(token=TOKEN, records_per_page=RECORDS)
-    result = run_in_process(workspace.for_simulator(sim), "--start", "2026-11-22", "--end", "2026-11-24",
-                            "--max-pages", "5")
+    result = run_in_process(
+        workspace.for_simulator(sim), "--start", "2026-11-22", "--end", "2026-11-24", "--max-pages", "5"
+    )
     assert result.code == 1
     assert result.failure_lines() == [
-        "extract_job: 2026-11-24: the API still had pages after 5; stopping (raise --max-pages if that is real)"]
+        "extract_job: 2026-11-24: the API still had pages after 5; stopping (raise --max-pages if that is real)"
+    ]
     for day in ("2026-11-22", "2026-11-23"):
         assert_partition_matches(workspace.partition(day), sim.config, day, f"{sim.url}/sales")
     assert not workspace.partition("2026-11-24").exists()
@@ -169,8 +181,11 @@ def test_sigkill_mid_run_keeps_the_previous_partition(
     if kill_when == "after-first-request":
         wait_for(lambda: slow.stats.requests_total >= 1, 10, "the first request")
     elif kill_when == "after-two-pages":
-        wait_for(lambda: any(len(list(t.iterdir())) >= 2 for t in temporaries(partition.parent)), 10,
-                 "two pages in the temporary folder")
+        wait_for(
+            lambda: any(len(list(t.iterdir())) >= 2 for t in temporaries(partition.parent)),
+            10,
+            "two pages in the temporary folder",
+        )
     else:
         time.sleep(0.5)
     assert process.poll() is None, "still running when killed"

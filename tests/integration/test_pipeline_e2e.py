@@ -34,7 +34,14 @@ REPO = Path(__file__).resolve().parents[2]
 DATES = ["2022-08-09", "2022-08-10", "2022-08-11"]
 INVALID_RATE = 0.05
 PIPELINE_VARIABLES = (
-    "ENV_FILE", "BASE_DIR", "DATE", "LOG_LEVEL", "LOG_FORMAT", "SALES_API_URL", "AUTH_TOKEN", "AUTH_TOKEN_FILE",
+    "ENV_FILE",
+    "BASE_DIR",
+    "DATE",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "SALES_API_URL",
+    "AUTH_TOKEN",
+    "AUTH_TOKEN_FILE",
 )
 
 
@@ -60,7 +67,12 @@ def run_job(tool: str, base: Path, *args: str, sim: Any = None) -> subprocess.Co
     # cwd is the data root, so no .env file of the repository or the shell leaks in.
     return subprocess.run(
         [sys.executable, "-m", tool, *args],
-        env=job_env(base, sim), cwd=base, capture_output=True, text=True, timeout=120, check=False,
+        env=job_env(base, sim),
+        cwd=base,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -238,8 +250,9 @@ def test_usage_errors_exit_2_and_write_nothing(base: Path, args: list[str], mess
 def test_two_workers_convert_a_range(base: Path, extracted: tuple[Path, SimulatorConfig]) -> None:
     config = extracted[1]
 
-    result = run_job("convert_job", base, "--start", DATES[0], "--end", DATES[-1],
-                     "--workers", "2", "--max-invalid-ratio", "0.2")
+    result = run_job(
+        "convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--workers", "2", "--max-invalid-ratio", "0.2"
+    )
 
     assert result.returncode == 0, result.stderr
     assert "with 2 worker(s)" in result.stderr
@@ -254,8 +267,20 @@ def test_raw_dir_and_stg_dir_convert_one_partition_by_path(base: Path, tmp_path:
     stg = tmp_path / "elsewhere" / "out"
     rejects = tmp_path / "elsewhere" / "rejects"
 
-    result = run_job("convert_job", base, "--raw-dir", str(raw), "--stg-dir", str(stg),
-                     "--quarantine-dir", str(rejects), "--max-invalid-ratio", "0.2", "--codec", "null")
+    result = run_job(
+        "convert_job",
+        base,
+        "--raw-dir",
+        str(raw),
+        "--stg-dir",
+        str(stg),
+        "--quarantine-dir",
+        str(rejects),
+        "--max-invalid-ratio",
+        "0.2",
+        "--codec",
+        "null",
+    )
 
     assert result.returncode == 0, result.stderr
     manifest = verify_partition(stg)

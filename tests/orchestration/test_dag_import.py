@@ -55,8 +55,12 @@ from sales_pipeline_support import OnExit, SalesJobOperator, on_exit  # noqa: E4
 # Airflow 3.3's .airflowignore matcher calls a pathspec API that pathspec 1.x deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:GitWildMatchPattern:DeprecationWarning")
 
-SETTING_VARIABLES = ("SALES_START_DATE", "SALES_RETRIES", "SALES_RETRY_DELAY_SECONDS", *(
-    name.upper() for name in support.RUNTIME_DEFAULTS))
+SETTING_VARIABLES = (
+    "SALES_START_DATE",
+    "SALES_RETRIES",
+    "SALES_RETRY_DELAY_SECONDS",
+    *(name.upper() for name in support.RUNTIME_DEFAULTS),
+)
 
 
 @pytest.fixture(autouse=True)

@@ -46,8 +46,7 @@ PAGES = 2
 
 
 def run(command: list[str], timeout: float, **options: object) -> subprocess.CompletedProcess:
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
-                          **options)  # type: ignore[call-overload]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL, **options)  # type: ignore[call-overload]
 
 
 def describe(result: subprocess.CompletedProcess) -> str:
@@ -107,9 +106,25 @@ def images(docker_ready: None, unique: str, tmp_path_factory: pytest.TempPathFac
     empty_env_file = tmp_path_factory.mktemp("compose") / "empty.env"
     empty_env_file.write_text("", encoding="utf-8")
     result = run(
-        ["docker", "compose", "-f", "docker-compose.yml", "-f", "docker-compose.override.yml",
-         "-p", unique, "--env-file", str(empty_env_file), "build", "extract", "convert", "sales-api"],
-        BUILD_TIMEOUT, cwd=ROOT, env=without_airflow_settings({"TAG": tag}),
+        [
+            "docker",
+            "compose",
+            "-f",
+            "docker-compose.yml",
+            "-f",
+            "docker-compose.override.yml",
+            "-p",
+            unique,
+            "--env-file",
+            str(empty_env_file),
+            "build",
+            "extract",
+            "convert",
+            "sales-api",
+        ],
+        BUILD_TIMEOUT,
+        cwd=ROOT,
+        env=without_airflow_settings({"TAG": tag}),
     )
     assert result.returncode == 0, describe(result)
     references = {service: f"sales-pipeline/{service}:{tag}" for service in ("extract", "convert", "sales-api")}
@@ -136,8 +151,11 @@ def stack(images: dict[str, str], unique: str) -> Iterator[Stack]:
         for command in (["network", "create", network], ["volume", "create", volume]):
             result = docker(*command)
             assert result.returncode == 0, describe(result)
-        sim_env = [arg for name, value in {**SIMULATOR, "SIM_HOST": "0.0.0.0", "SIM_TOKEN": token}.items()
-                   for arg in ("--env", f"{name}={value}")]
+        sim_env = [
+            arg
+            for name, value in {**SIMULATOR, "SIM_HOST": "0.0.0.0", "SIM_TOKEN": token}.items()
+            for arg in ("--env", f"{name}={value}")
+        ]
         result = docker("run", "--detach", "--network", network, "--name", simulator, *sim_env, images["sales-api"])
         assert result.returncode == 0, describe(result)
         wait_for_health(simulator)
@@ -174,12 +192,14 @@ class Airflow:
     home: Path
 
     def env(self, extra: Mapping[str, str] = {}) -> dict[str, str]:
-        return without_airflow_settings({
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            **extra,
-        })
+        return without_airflow_settings(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                **extra,
+            }
+        )
 
     def __call__(self, *args: str, env: Mapping[str, str] = {}, timeout: float = DAG_TEST_TIMEOUT):
         return run([str(self.python.parent / "airflow"), *args], timeout, cwd=ROOT, env=self.env(env))
@@ -227,8 +247,10 @@ def dag_test(
     env["AIRFLOW_CONN_SALES_API"] = json.dumps({"conn_type": "http", "password": token or stack.token})
     started = time.monotonic()
     result = airflow("dags", "test", "sales_pipeline", logical_date, env=env)
-    print(f"airflow dags test sales_pipeline {logical_date}: exit {result.returncode} "
-          f"in {time.monotonic() - started:.1f}s")
+    print(
+        f"airflow dags test sales_pipeline {logical_date}: exit {result.returncode} "
+        f"in {time.monotonic() - started:.1f}s"
+    )
     return result
 
 
@@ -239,8 +261,20 @@ def partitions(stack: Stack, logical_date: str) -> dict[str, list[str]]:
         "print(json.dumps({z: sorted(os.listdir(f'/data/{z}/sales/{d}')) "
         "for z in ('raw', 'stg') if os.path.isdir(f'/data/{z}/sales/{d}')}))"
     )
-    result = docker("run", "--rm", "--network", "none", "--volume", f"{stack.volume}:/data:ro",
-                    "--entrypoint", "python", stack.images["convert"], "-c", script, logical_date)
+    result = docker(
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--volume",
+        f"{stack.volume}:/data:ro",
+        "--entrypoint",
+        "python",
+        stack.images["convert"],
+        "-c",
+        script,
+        logical_date,
+    )
     assert result.returncode == 0, describe(result)
     return json.loads(result.stdout)
 
@@ -248,9 +282,19 @@ def partitions(stack: Stack, logical_date: str) -> dict[str, list[str]]:
 def test_the_dag_import_test_passes_inside_the_airflow_environment(airflow: Airflow) -> None:
     result = run(
         # --noconftest: the repository's conftest files belong to the jobs' environment, not this one.
-        [str(airflow.python), "-m", "pytest", "tests/orchestration/test_dag_import.py", "-q", "-p", "no:cacheprovider",
-         "--noconftest"],
-        DAG_TEST_TIMEOUT, cwd=ROOT, env=airflow.env(),
+        [
+            str(airflow.python),
+            "-m",
+            "pytest",
+            "tests/orchestration/test_dag_import.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--noconftest",
+        ],
+        DAG_TEST_TIMEOUT,
+        cwd=ROOT,
+        env=airflow.env(),
     )
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     assert result.returncode == 0, describe(result)
@@ -269,9 +313,7 @@ def test_a_dag_run_extracts_then_converts_its_logical_date(airflow: Airflow, sta
     assert stack.token not in result.stdout + result.stderr
 
 
-def test_a_wrong_token_fails_extract_after_its_retries_and_convert_never_runs(
-    airflow: Airflow, stack: Stack
-) -> None:
+def test_a_wrong_token_fails_extract_after_its_retries_and_convert_never_runs(airflow: Airflow, stack: Stack) -> None:
     # The API's 401 fails the date: exit 1, which Airflow retries (retries=1 here, 1 s apart).
     result = dag_test(airflow, stack, "2022-08-10", token="not-the-token", sales_retries="1")
 
@@ -293,8 +335,19 @@ def test_a_configuration_error_fails_extract_at_once_despite_retries(airflow: Ai
 
 def test_the_documented_backfill_plans_one_run_per_day_of_the_range(airflow: Airflow) -> None:
     # Only planned (--dry-run): running a backfill needs Airflow's scheduler, which this test does not start.
-    backfill = ["backfill", "create", "--dag-id", "sales_pipeline", "--from-date", "2022-08-01",
-                "--to-date", "2022-08-05", "--max-active-runs", "2", "--dry-run"]
+    backfill = [
+        "backfill",
+        "create",
+        "--dag-id",
+        "sales_pipeline",
+        "--from-date",
+        "2022-08-01",
+        "--to-date",
+        "2022-08-05",
+        "--max-active-runs",
+        "2",
+        "--dry-run",
+    ]
     for command in (["dags", "reserialize"], backfill):
         result = airflow(*command)
         assert result.returncode == 0, describe(result)

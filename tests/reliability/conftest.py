@@ -57,7 +57,7 @@ def canned_api() -> Iterator[Callable[[Mapping[int, bytes]], str]]:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - base-class signature
+            def log_message(self, format: str, *args: object) -> None:
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -99,7 +99,8 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("no mount command on this machine; the disk-full cases did not run")
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={TMPFS_SIZE}", "tmpfs", str(mount_point)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the disk-full cases did not run")

@@ -37,9 +37,23 @@ CONVERT = "convert_job"
 
 # Variables the jobs read; none may leak in from the machine running the tests.
 _PIPELINE_VARS = (
-    "AUTH_TOKEN", "AUTH_TOKEN_FILE", "SALES_API_URL", "BASE_DIR", "DATE", "LOG_LEVEL", "LOG_FORMAT", "ENV_FILE",
-    "EXTRACT_CONCURRENCY", "EXTRACT_MAX_ATTEMPTS", "EXTRACT_TIMEOUT", "EXTRACT_CONNECT_TIMEOUT",
-    "EXTRACT_BACKOFF", "EXTRACT_MAX_PAGES", "CONVERT_WORKERS", "CONVERT_CODEC", "CONVERT_MAX_INVALID_RATIO",
+    "AUTH_TOKEN",
+    "AUTH_TOKEN_FILE",
+    "SALES_API_URL",
+    "BASE_DIR",
+    "DATE",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
+    "ENV_FILE",
+    "EXTRACT_CONCURRENCY",
+    "EXTRACT_MAX_ATTEMPTS",
+    "EXTRACT_TIMEOUT",
+    "EXTRACT_CONNECT_TIMEOUT",
+    "EXTRACT_BACKOFF",
+    "EXTRACT_MAX_PAGES",
+    "CONVERT_WORKERS",
+    "CONVERT_CODEC",
+    "CONVERT_MAX_INVALID_RATIO",
 )
 
 
@@ -75,14 +89,17 @@ def job_command(tool: str, args: Iterable[str]) -> list[str]:
     return [sys.executable, "-m", tool, *args]
 
 
-def run_job(
-    tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path, timeout: float = 60
-) -> Result:
+def run_job(tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path, timeout: float = 60) -> Result:
     """Run a job to completion."""
     started = time.monotonic()
     done = subprocess.run(
-        job_command(tool, args), env=job_env(env), cwd=cwd, capture_output=True, text=True,
-        timeout=timeout, stdin=subprocess.DEVNULL,
+        job_command(tool, args),
+        env=job_env(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
     return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
@@ -90,8 +107,12 @@ def run_job(
 def start_job(tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path) -> subprocess.Popen[bytes]:
     """Start a job without waiting (its output is discarded); for kills and /proc inspection."""
     return subprocess.Popen(
-        job_command(tool, args), env=job_env(env), cwd=cwd,
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        job_command(tool, args),
+        env=job_env(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 

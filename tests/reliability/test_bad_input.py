@@ -70,14 +70,17 @@ def then(build: Builder, change: Callable[[Path], None]) -> Builder:
     def both(partition: Path) -> None:
         build(partition)
         change(partition)
+
     return both
 
 
 def edit_manifest(edit: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
     """Rewrite the manifest through ``edit`` (which returns the new JSON value)."""
+
     def change(partition: Path) -> None:
         path = partition / SUCCESS_FILE
         path.write_bytes(manifest_bytes(edit(json.loads(path.read_bytes()))))
+
     return change
 
 
@@ -89,6 +92,7 @@ def set_file_key(key: str, value: Any) -> Callable[[dict[str, Any]], Any]:
     def edit(manifest: dict[str, Any]) -> Any:
         manifest["files"][0][key] = value
         return manifest
+
     return edit
 
 
@@ -96,6 +100,7 @@ def drop_file_key(key: str) -> Callable[[dict[str, Any]], Any]:
     def edit(manifest: dict[str, Any]) -> Any:
         del manifest["files"][0][key]
         return manifest
+
     return edit
 
 
@@ -134,12 +139,14 @@ class Quarantined:
 def price_is(expected: int) -> Callable[[list[dict[str, Any]]], Any]:
     def check(records: list[dict[str, Any]]) -> None:
         assert records[-1]["price"] == expected
+
     return check
 
 
 def client_length_is(expected: int) -> Callable[[list[dict[str, Any]]], Any]:
     def check(records: list[dict[str, Any]]) -> None:
         assert len(records[-1]["client"]) == expected
+
     return check
 
 
@@ -155,54 +162,116 @@ CONTENT_CASES = [
     pytest.param(pages(b"this is not JSON at all"), Refused("not valid JSON"), id="page-not-json"),
     pytest.param(pages(b""), Refused("not valid JSON"), id="page-empty-file"),
     pytest.param(pages(page_with(GOOD)[:-40]), Refused("not valid JSON"), id="page-truncated-json"),
-    pytest.param(pages(GOOD.encode()), Refused("expected a JSON array of records, got object"),
-                 id="page-object-not-array"),
+    pytest.param(
+        pages(GOOD.encode()), Refused("expected a JSON array of records, got object"), id="page-object-not-array"
+    ),
     pytest.param(pages(b'"a string"'), Refused("expected a JSON array of records"), id="page-string-not-array"),
     pytest.param(pages(b"null"), Refused("expected a JSON array of records"), id="page-null-not-array"),
-    pytest.param(pages(page_with(record(client='"Jos\xe9"')).replace(b"Jos\xc3\xa9", b"Jos\xe9")),
-                 Refused("not valid UTF-8 (byte"), id="page-latin1-not-utf8"),
-    pytest.param(pages(page_with(GOOD).decode().encode("utf-16")), Refused("not valid UTF-8"),
-                 id="page-utf16-not-utf8"),
+    pytest.param(
+        pages(page_with(record(client='"Jos\xe9"')).replace(b"Jos\xc3\xa9", b"Jos\xe9")),
+        Refused("not valid UTF-8 (byte"),
+        id="page-latin1-not-utf8",
+    ),
+    pytest.param(
+        pages(page_with(GOOD).decode().encode("utf-16")), Refused("not valid UTF-8"), id="page-utf16-not-utf8"
+    ),
     pytest.param(pages(b"\xef\xbb\xbf" + page_with(GOOD)), Refused("Unexpected UTF-8 BOM"), id="page-utf8-bom"),
-    pytest.param(pages(nested(100_000).encode()), Refused("JSON nested too deeply to read"),
-                 id="page-100000-nested-arrays"),
-    pytest.param(pages(page_with(record(client=nested(5_000, '"x"')))), Refused("JSON nested too deeply to read"),
-                 id="record-5000-nested-arrays"),
-    pytest.param(pages(page_with(record(price="9" * 5000))), Refused("Exceeds the limit (4300 digits)"),
-                 id="price-5000-digit-integer"),
-    pytest.param(pages(page_with(record(price="NaN"))), Quarantined("price must be a whole number, got nan"),
-                 id="price-NaN-quarantined"),
-    pytest.param(pages(page_with(record(price="Infinity"))), Quarantined("price must be a whole number, got inf"),
-                 id="price-Infinity-quarantined"),
-    pytest.param(pages(page_with(record(price="-Infinity"))), Quarantined("price must be a whole number, got -inf"),
-                 id="price-minus-Infinity-quarantined"),
-    pytest.param(pages(page_with(record(price="1e400"))), Quarantined("price must be a whole number, got inf"),
-                 id="price-1e400-overflows-to-inf-quarantined"),
-    pytest.param(pages(page_with(record(price="9" * 4000))), Quarantined("price is outside the 64-bit integer range"),
-                 id="price-4000-digit-integer-quarantined"),
-    pytest.param(pages(page_with(record(price="9223372036854775808"))),
-                 Quarantined("price is outside the 64-bit integer range"), id="price-2-pow-63-quarantined"),
-    pytest.param(pages(page_with(record()[:-1] + ', "extra": NaN}')), Quarantined(None, FILLER + 1),
-                 id="NaN-in-unknown-field-dropped-with-it"),
-    pytest.param(pages(page_with('{"client": "Bob", "purchase_date": "2022-08-09", "product": "TV", '
-                                 '"price": "oops", "price": 7}')),
-                 Quarantined(None, FILLER + 1, price_is(7)), id="duplicate-key-last-wins-valid"),
-    pytest.param(pages(page_with('{"client": "Bob", "purchase_date": "2022-08-09", "product": "TV", '
-                                 '"price": 7, "price": "oops"}')),
-                 Quarantined("price must be an integer, got string"), id="duplicate-key-last-wins-invalid"),
-    pytest.param(pages(page_with(record(client=nested(900, '"x"')))),
-                 Quarantined("client must be a string, got array"), id="record-900-nested-arrays-quarantined"),
-    pytest.param(pages(page_with(record(client='"' + "x" * TEN_MB + '"'))),
-                 Quarantined(None, FILLER + 1, client_length_is(TEN_MB)), id="client-10MB-string-kept"),
-    pytest.param(pages(page_with(record(date='"' + "9" * TEN_MB + '"'))),
-                 Quarantined("is not a real YYYY-MM-DD date"), id="date-10MB-string-quarantined"),
-    pytest.param(pages(page_with(record(client='"\\ud800"'))), Quarantined("client is not valid Unicode"),
-                 id="client-lone-surrogate-quarantined"),
-    pytest.param(pages(page_with("[1, 2]")), Quarantined("record must be a JSON object, got array"),
-                 id="record-not-an-object-quarantined"),
-    pytest.param(pages(page_with('{"client": "Bob", "purchase_date": "2022-08-09", "product": "TV", '
-                                 '"price": NaN, "note": "\\ud800"}')),
-                 Quarantined("price must be a whole number, got nan"), id="NaN-and-lone-surrogate-quarantined"),
+    pytest.param(
+        pages(nested(100_000).encode()), Refused("JSON nested too deeply to read"), id="page-100000-nested-arrays"
+    ),
+    pytest.param(
+        pages(page_with(record(client=nested(5_000, '"x"')))),
+        Refused("JSON nested too deeply to read"),
+        id="record-5000-nested-arrays",
+    ),
+    pytest.param(
+        pages(page_with(record(price="9" * 5000))),
+        Refused("Exceeds the limit (4300 digits)"),
+        id="price-5000-digit-integer",
+    ),
+    pytest.param(
+        pages(page_with(record(price="NaN"))),
+        Quarantined("price must be a whole number, got nan"),
+        id="price-NaN-quarantined",
+    ),
+    pytest.param(
+        pages(page_with(record(price="Infinity"))),
+        Quarantined("price must be a whole number, got inf"),
+        id="price-Infinity-quarantined",
+    ),
+    pytest.param(
+        pages(page_with(record(price="-Infinity"))),
+        Quarantined("price must be a whole number, got -inf"),
+        id="price-minus-Infinity-quarantined",
+    ),
+    pytest.param(
+        pages(page_with(record(price="1e400"))),
+        Quarantined("price must be a whole number, got inf"),
+        id="price-1e400-overflows-to-inf-quarantined",
+    ),
+    pytest.param(
+        pages(page_with(record(price="9" * 4000))),
+        Quarantined("price is outside the 64-bit integer range"),
+        id="price-4000-digit-integer-quarantined",
+    ),
+    pytest.param(
+        pages(page_with(record(price="9223372036854775808"))),
+        Quarantined("price is outside the 64-bit integer range"),
+        id="price-2-pow-63-quarantined",
+    ),
+    pytest.param(
+        pages(page_with(record()[:-1] + ', "extra": NaN}')),
+        Quarantined(None, FILLER + 1),
+        id="NaN-in-unknown-field-dropped-with-it",
+    ),
+    pytest.param(
+        pages(
+            page_with('{"client": "Bob", "purchase_date": "2022-08-09", "product": "TV", "price": "oops", "price": 7}')
+        ),
+        Quarantined(None, FILLER + 1, price_is(7)),
+        id="duplicate-key-last-wins-valid",
+    ),
+    pytest.param(
+        pages(
+            page_with('{"client": "Bob", "purchase_date": "2022-08-09", "product": "TV", "price": 7, "price": "oops"}')
+        ),
+        Quarantined("price must be an integer, got string"),
+        id="duplicate-key-last-wins-invalid",
+    ),
+    pytest.param(
+        pages(page_with(record(client=nested(900, '"x"')))),
+        Quarantined("client must be a string, got array"),
+        id="record-900-nested-arrays-quarantined",
+    ),
+    pytest.param(
+        pages(page_with(record(client='"' + "x" * TEN_MB + '"'))),
+        Quarantined(None, FILLER + 1, client_length_is(TEN_MB)),
+        id="client-10MB-string-kept",
+    ),
+    pytest.param(
+        pages(page_with(record(date='"' + "9" * TEN_MB + '"'))),
+        Quarantined("is not a real YYYY-MM-DD date"),
+        id="date-10MB-string-quarantined",
+    ),
+    pytest.param(
+        pages(page_with(record(client='"\\ud800"'))),
+        Quarantined("client is not valid Unicode"),
+        id="client-lone-surrogate-quarantined",
+    ),
+    pytest.param(
+        pages(page_with("[1, 2]")),
+        Quarantined("record must be a JSON object, got array"),
+        id="record-not-an-object-quarantined",
+    ),
+    pytest.param(
+        pages(
+            page_with(
+                '{"client": "Bob", "purchase_date": "2022-08-09", "product": "TV", "price": NaN, "note": "\\ud800"}'
+            )
+        ),
+        Quarantined("price must be a whole number, got nan"),
+        id="NaN-and-lone-surrogate-quarantined",
+    ),
     pytest.param(pages(b"[]"), Quarantined(None, 0), id="page-empty-array-no-records"),
 ]
 
@@ -210,50 +279,103 @@ CONTENT_CASES = [
 GOOD_PAGES = pages(page_with(GOOD), page_with(GOOD))
 
 MANIFEST_CASES = [
-    pytest.param(then(GOOD_PAGES, lambda p: (p / SUCCESS_FILE).unlink()), Refused("no _SUCCESS manifest"),
-                 id="manifest-missing"),
+    pytest.param(
+        then(GOOD_PAGES, lambda p: (p / SUCCESS_FILE).unlink()), Refused("no _SUCCESS manifest"), id="manifest-missing"
+    ),
     pytest.param(lambda p: None, Refused("does not exist"), id="partition-missing"),
-    pytest.param(then(GOOD_PAGES, write_manifest(b"{not json")), Refused("is not valid JSON"),
-                 id="manifest-not-json"),
-    pytest.param(then(GOOD_PAGES, write_manifest(b"\xff\xfe\x00")), Refused("is not valid JSON"),
-                 id="manifest-not-utf8"),
+    pytest.param(then(GOOD_PAGES, write_manifest(b"{not json")), Refused("is not valid JSON"), id="manifest-not-json"),
+    pytest.param(
+        then(GOOD_PAGES, write_manifest(b"\xff\xfe\x00")), Refused("is not valid JSON"), id="manifest-not-utf8"
+    ),
     pytest.param(then(GOOD_PAGES, write_manifest(b"")), Refused("is not valid JSON"), id="manifest-empty"),
-    pytest.param(then(GOOD_PAGES, write_manifest(nested(100_000).encode())), Refused("is not valid JSON"),
-                 id="manifest-100000-nested-arrays"),
-    pytest.param(then(GOOD_PAGES, write_manifest(b'["files"]')), Refused("expected an object with a 'files' list"),
-                 id="manifest-not-an-object"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(lambda m: {**m, "files": "all"})),
-                 Refused("expected an object with a 'files' list"), id="manifest-files-not-a-list"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(lambda m: {k: v for k, v in m.items() if k != "files"})),
-                 Refused("expected an object with a 'files' list"), id="manifest-files-absent"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(drop_file_key("sha256"))), Refused("malformed file entry"),
-                 id="manifest-file-entry-missing-sha256"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(drop_file_key("name"))), Refused("malformed file entry"),
-                 id="manifest-file-entry-missing-name"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(lambda m: {**m, "files": ["sales.json"]})),
-                 Refused("malformed file entry"), id="manifest-file-entry-not-an-object"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(set_file_key("bytes", "12"))), Refused("malformed file entry"),
-                 id="manifest-file-entry-size-a-string"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(set_file_key("extra", 1))), Refused("malformed file entry"),
-                 id="manifest-file-entry-unknown-key"),
-    pytest.param(then(GOOD_PAGES, lambda p: (p / page_name(3)).write_bytes(page_with(GOOD))),
-                 Refused("not in the manifest: " + page_name(3)), id="files-extra-file"),
-    pytest.param(then(GOOD_PAGES, lambda p: (p / page_name(2)).unlink()), Refused("missing " + page_name(2)),
-                 id="files-missing-file"),
-    pytest.param(then(GOOD_PAGES, flip_a_byte), Refused(page_name(1) + " was altered since it was written"),
-                 id="files-one-byte-altered"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(set_file_key("bytes", len(page_with(GOOD)) + 1))),
-                 Refused(page_name(1) + " was altered since it was written"), id="manifest-wrong-size"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(set_file_key("sha256", "0" * 64))),
-                 Refused(page_name(1) + " was altered since it was written"), id="manifest-wrong-sha256"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(rename_entry("../../../../etc/passwd"))),
-                 Refused("does not match its manifest"), id="manifest-names-a-path-outside"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(rename_entry("/etc/passwd"))),
-                 Refused("does not match its manifest"), id="manifest-names-an-absolute-path"),
-    pytest.param(then(GOOD_PAGES, edit_manifest(duplicate_entry)), Refused("more than once"),
-                 id="manifest-lists-a-file-twice"),
-    pytest.param(then(GOOD_PAGES, lambda p: ((p / page_name(2)).unlink(), (p / page_name(2)).mkdir())),
-                 Refused(page_name(2)), id="files-a-folder-instead-of-a-file"),
+    pytest.param(
+        then(GOOD_PAGES, write_manifest(nested(100_000).encode())),
+        Refused("is not valid JSON"),
+        id="manifest-100000-nested-arrays",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, write_manifest(b'["files"]')),
+        Refused("expected an object with a 'files' list"),
+        id="manifest-not-an-object",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(lambda m: {**m, "files": "all"})),
+        Refused("expected an object with a 'files' list"),
+        id="manifest-files-not-a-list",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(lambda m: {k: v for k, v in m.items() if k != "files"})),
+        Refused("expected an object with a 'files' list"),
+        id="manifest-files-absent",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(drop_file_key("sha256"))),
+        Refused("malformed file entry"),
+        id="manifest-file-entry-missing-sha256",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(drop_file_key("name"))),
+        Refused("malformed file entry"),
+        id="manifest-file-entry-missing-name",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(lambda m: {**m, "files": ["sales.json"]})),
+        Refused("malformed file entry"),
+        id="manifest-file-entry-not-an-object",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(set_file_key("bytes", "12"))),
+        Refused("malformed file entry"),
+        id="manifest-file-entry-size-a-string",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(set_file_key("extra", 1))),
+        Refused("malformed file entry"),
+        id="manifest-file-entry-unknown-key",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, lambda p: (p / page_name(3)).write_bytes(page_with(GOOD))),
+        Refused("not in the manifest: " + page_name(3)),
+        id="files-extra-file",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, lambda p: (p / page_name(2)).unlink()),
+        Refused("missing " + page_name(2)),
+        id="files-missing-file",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, flip_a_byte),
+        Refused(page_name(1) + " was altered since it was written"),
+        id="files-one-byte-altered",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(set_file_key("bytes", len(page_with(GOOD)) + 1))),
+        Refused(page_name(1) + " was altered since it was written"),
+        id="manifest-wrong-size",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(set_file_key("sha256", "0" * 64))),
+        Refused(page_name(1) + " was altered since it was written"),
+        id="manifest-wrong-sha256",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(rename_entry("../../../../etc/passwd"))),
+        Refused("does not match its manifest"),
+        id="manifest-names-a-path-outside",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(rename_entry("/etc/passwd"))),
+        Refused("does not match its manifest"),
+        id="manifest-names-an-absolute-path",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, edit_manifest(duplicate_entry)), Refused("more than once"), id="manifest-lists-a-file-twice"
+    ),
+    pytest.param(
+        then(GOOD_PAGES, lambda p: ((p / page_name(2)).unlink(), (p / page_name(2)).mkdir())),
+        Refused(page_name(2)),
+        id="files-a-folder-instead-of-a-file",
+    ),
 ]
 
 
@@ -274,8 +396,10 @@ def read_avro(path: Path) -> list[dict[str, Any]]:
 
 def strict_json(line: bytes) -> Any:
     """Parse as RFC 8259 JSON: NaN and Infinity refused."""
+
     def refuse(token: str) -> Any:
         raise ValueError(f"non-standard JSON token {token}")
+
     return json.loads(line, parse_constant=refuse)
 
 
@@ -329,8 +453,11 @@ def _deep_list(depth: int) -> list[Any]:
     ("record", "kept_as"),
     [
         pytest.param({"price": float("nan")}, "{'price': nan}", id="NaN-kept-as-repr"),
-        pytest.param({"price": float("-inf"), "client": "\ud800"}, "{'price': -inf, 'client': '\\ud800'}",
-                     id="minus-inf-and-lone-surrogate-kept-as-repr"),
+        pytest.param(
+            {"price": float("-inf"), "client": "\ud800"},
+            "{'price': -inf, 'client': '\\ud800'}",
+            id="minus-inf-and-lone-surrogate-kept-as-repr",
+        ),
         pytest.param(_deep_list(100_000), "<nested too deeply to show>", id="unserializable-nesting-noted"),
     ],
 )

@@ -161,8 +161,14 @@ def convert_case(tmp_path_factory: pytest.TempPathFactory) -> ConvertCase:
     assert_success(unkilled)
     manifest = verify_partition(reference / "stg" / "sales" / DAY)
     assert manifest["raw_run_id"] == case.raw_run_id and manifest["records_rejected"] > 0
-    return ConvertCase(raw, previous, case.raw_run_id, unkilled.seconds, manifest["records_written"],
-                       snapshot(reference / "quarantine" / "sales" / DAY))
+    return ConvertCase(
+        raw,
+        previous,
+        case.raw_run_id,
+        unkilled.seconds,
+        manifest["records_written"],
+        snapshot(reference / "quarantine" / "sales" / DAY),
+    )
 
 
 def test_convert_killed_at_any_instant_leaves_the_previous_or_the_new_partition(
@@ -206,6 +212,7 @@ def test_convert_killed_at_any_instant_leaves_the_previous_or_the_new_partition(
 # A kill between the swap and the removal of the old folder leaves a hidden ``.<date>.tmp-<run id>`` beside a
 # complete partition. The window is a millisecond wide, so the matrix above rarely lands in it; here the
 # leftover is made by hand, and the next run must remove it even when it finds nothing to do.
+
 
 def leave_a_dead_runs_leftover(partition: Path) -> Path:
     leftover = partition.parent / f".{partition.name}.tmp-0123456789abcdef0123456789abcdef"
@@ -283,9 +290,14 @@ def test_extract_stopped_by_sigterm_leaves_no_temporary(
         base = tmp_path / f"term-{i}"
         partition = base / "raw" / "sales" / DAY
         copy_tree(previous, partition)
-        process = subprocess.Popen(job_command(EXTRACT, EXTRACT_FLAGS), env=job_env(extract_env(slow, base)),
-                                   cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            job_command(EXTRACT, EXTRACT_FLAGS),
+            env=job_env(extract_env(slow, base)),
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         status = term_after(process, 0.15 + 0.9 * i / TERM_INSTANTS)
         seen[assert_terminated_cleanly(status, process.stderr.read(), EXTRACT)] += 1
         process.stderr.close()
@@ -303,9 +315,14 @@ def test_convert_stopped_by_sigterm_leaves_no_temporary(convert_case: ConvertCas
     for i in range(TERM_INSTANTS):
         base = tmp_path / f"term-{i}"
         case.setup(base)
-        process = subprocess.Popen(job_command(CONVERT, ["--date", DAY]), env=job_env({"BASE_DIR": str(base)}),
-                                   cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            job_command(CONVERT, ["--date", DAY]),
+            env=job_env({"BASE_DIR": str(base)}),
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         status = term_after(process, case.unkilled_seconds * (0.3 + 0.6 * i / TERM_INSTANTS))
         seen[assert_terminated_cleanly(status, process.stderr.read(), CONVERT)] += 1
         process.stderr.close()
@@ -319,6 +336,7 @@ def test_convert_stopped_by_sigterm_leaves_no_temporary(convert_case: ConvertCas
 
 
 # --- a date range converted by worker processes ---------------------------------------------------------------
+
 
 def children_of(pid: int) -> list[int]:
     """Live processes whose parent is ``pid`` (from /proc; field 4 of stat, after the command in parentheses)."""
@@ -350,9 +368,11 @@ def test_convert_killed_mid_range_leaves_no_worker_running(convert_case: Convert
     base = tmp_path / "data"
     days = ("2022-08-09", "2022-08-10")
     for day in days:
-        write_raw_partition(base / "raw" / "sales" / day,
-                            {page_name(n, day): data.render_page(BIG, day, n) for n in range(1, BIG_PAGES + 1)},
-                            day=day)
+        write_raw_partition(
+            base / "raw" / "sales" / day,
+            {page_name(n, day): data.render_page(BIG, day, n) for n in range(1, BIG_PAGES + 1)},
+            day=day,
+        )
     args = ["--start", days[0], "--end", days[1], "--workers", "2"]
     process = start_job(CONVERT, args, {"BASE_DIR": str(base)}, tmp_path)
     workers: list[int] = []

@@ -71,28 +71,40 @@ def test_the_token_appears_in_no_file_log_line_or_message(
         runs[f"extract-{fmt}"] = run_job(EXTRACT, [*debug, "--log-format", fmt], env, tmp_path)
         assert_success(runs[f"extract-{fmt}"])
         runs[f"convert-{fmt}"] = run_job(
-            CONVERT, ["--date", DAY, "--log-level", "DEBUG", "--log-format", fmt, "--force",
-                      "--max-invalid-ratio", "0.2"], env, tmp_path)
+            CONVERT,
+            ["--date", DAY, "--log-level", "DEBUG", "--log-format", fmt, "--force", "--max-invalid-ratio", "0.2"],
+            env,
+            tmp_path,
+        )
         assert_success(runs[f"convert-{fmt}"])
         runs[f"wrong-token-{fmt}"] = run_job(
-            EXTRACT, [*debug, "--log-format", fmt], extract_env(other, base, AUTH_TOKEN=SECRET), tmp_path)
+            EXTRACT, [*debug, "--log-format", fmt], extract_env(other, base, AUTH_TOKEN=SECRET), tmp_path
+        )
         assert_clean_failure(runs[f"wrong-token-{fmt}"], EXTRACT, "the API rejected the token (401)")
         runs[f"token-file-{fmt}"] = run_job(EXTRACT, [*debug, "--log-format", fmt], from_file, tmp_path)
         assert_success(runs[f"token-file-{fmt}"])
     runs["token-file-two-lines"] = run_job(
-        EXTRACT, debug, {**from_file, "AUTH_TOKEN_FILE": str(secrets_dir / "two-lines")}, tmp_path)
+        EXTRACT, debug, {**from_file, "AUTH_TOKEN_FILE": str(secrets_dir / "two-lines")}, tmp_path
+    )
     assert runs["token-file-two-lines"].code == 2 and "line break" in runs["token-file-two-lines"].stderr
     runs["bad-url"] = run_job(EXTRACT, debug, {**env, "SALES_API_URL": f"ftp://{SECRET}@127.0.0.1/"}, tmp_path)
     assert runs["bad-url"].code == 2
     runs["password-in-url"] = run_job(
-        EXTRACT, [*debug, "--max-attempts", "1"],
-        {**env, "SALES_API_URL": f"{sim.url.replace('://', f'://user:{URL_PASSWORD}@')}/sales"}, tmp_path)
+        EXTRACT,
+        [*debug, "--max-attempts", "1"],
+        {**env, "SALES_API_URL": f"{sim.url.replace('://', f'://user:{URL_PASSWORD}@')}/sales"},
+        tmp_path,
+    )
 
     for name, result in runs.items():
         for secret in (SECRET, URL_PASSWORD):
             assert secret not in result.stdout + result.stderr, f"{name} printed a secret:\n{result.stderr}"
-    json_lines = [line for fmt in ("extract-json", "convert-json", "wrong-token-json", "token-file-json")
-                  for line in runs[fmt].stderr.splitlines() if line.startswith("{")]
+    json_lines = [
+        line
+        for fmt in ("extract-json", "convert-json", "wrong-token-json", "token-file-json")
+        for line in runs[fmt].stderr.splitlines()
+        if line.startswith("{")
+    ]
     assert json_lines and all(isinstance(json.loads(line), dict) for line in json_lines)
     assert verify_partition(base / "raw" / "sales" / DAY) and (base / "quarantine").is_dir()
     assert files_holding(base, SECRET) == [] and files_holding(base, URL_PASSWORD) == []
@@ -111,8 +123,14 @@ def test_the_settings_repr_hides_the_token(tmp_path: Path, source: str) -> None:
     token_file.write_text(SECRET)
     env = {"SALES_API_URL": "http://127.0.0.1:9/sales", source: SECRET if source == "AUTH_TOKEN" else str(token_file)}
 
-    done = subprocess.run([sys.executable, "-c", SETTINGS_DUMP], env=job_env(env), cwd=tmp_path,
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-c", SETTINGS_DUMP],
+        env=job_env(env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
     assert done.returncode == 0, done.stderr
     assert "ExtractSettings(api_url='http://127.0.0.1:9/sales'" in done.stdout
@@ -182,8 +200,9 @@ def test_a_date_that_is_not_a_real_date_writes_nothing(
 def test_extract_reports_the_resolved_raw_dir(sales_api: Callable[..., RunningSimulator], tmp_path: Path) -> None:
     sim = sales_api(pages=2, records_per_page=5)
 
-    result = run_job(EXTRACT, ["--date", DAY, "--raw-dir", "out/../out/raw"], extract_env(sim, tmp_path / "data"),
-                     tmp_path)
+    result = run_job(
+        EXTRACT, ["--date", DAY, "--raw-dir", "out/../out/raw"], extract_env(sim, tmp_path / "data"), tmp_path
+    )
 
     assert_success(result)
     absolute = (tmp_path / "out" / "raw").resolve()
@@ -195,8 +214,12 @@ def test_convert_reports_the_resolved_stg_dir(sales_api: Callable[..., RunningSi
     sim = sales_api(pages=2, records_per_page=5)
     assert_success(run_job(EXTRACT, ["--date", DAY, "--raw-dir", "in"], extract_env(sim, tmp_path / "data"), tmp_path))
 
-    result = run_job(CONVERT, ["--raw-dir", "in", "--stg-dir", "./x/../stg", "--quarantine-dir", "q"],
-                     {"BASE_DIR": str(tmp_path / "data")}, tmp_path)
+    result = run_job(
+        CONVERT,
+        ["--raw-dir", "in", "--stg-dir", "./x/../stg", "--quarantine-dir", "q"],
+        {"BASE_DIR": str(tmp_path / "data")},
+        tmp_path,
+    )
 
     assert_success(result)
     absolute = (tmp_path / "stg").resolve()
@@ -205,6 +228,7 @@ def test_convert_reports_the_resolved_stg_dir(sales_api: Callable[..., RunningSi
 
 
 # --- TLS and the API URL -------------------------------------------------------------------------------------
+
 
 def test_the_session_verifies_tls() -> None:
     from extract_job.client import make_session
@@ -234,9 +258,28 @@ def self_signed_https(tmp_path: Path) -> Iterator[str]:
     if openssl is None:
         pytest.skip("no openssl binary to make a self-signed certificate")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server = make_server(SimulatorConfig(pages=1), "127.0.0.1", 0)

@@ -102,7 +102,9 @@ def hidden_leftovers(base: Path) -> list[Path]:
 @pytest.fixture
 def targets(tmp_path: Path) -> Targets:
     return Targets(
-        partition_dir(tmp_path, RAW, DAY), partition_dir(tmp_path, STAGING, DAY), partition_dir(tmp_path, QUARANTINE, DAY)
+        partition_dir(tmp_path, RAW, DAY),
+        partition_dir(tmp_path, STAGING, DAY),
+        partition_dir(tmp_path, QUARANTINE, DAY),
     )
 
 
@@ -207,8 +209,13 @@ def test_a_lone_surrogate_is_quarantined_and_reads_back(targets: Targets) -> Non
 
 def test_a_nan_price_is_quarantined_as_strict_json(targets: Targets) -> None:
     # Python's parser takes NaN and Infinity, which are not JSON; the quarantine must stay readable by strict readers.
-    write_raw(targets.raw, [b'[{"client": "a", "purchase_date": "2022-08-09", "product": "TV", "price": NaN}, '
-                            b'{"client": "b", "purchase_date": "2022-08-09", "product": "TV", "price": 1}]'])
+    write_raw(
+        targets.raw,
+        [
+            b'[{"client": "a", "purchase_date": "2022-08-09", "product": "TV", "price": NaN}, '
+            b'{"client": "b", "purchase_date": "2022-08-09", "product": "TV", "price": 1}]'
+        ],
+    )
 
     assert convert(targets, max_invalid_ratio=0.5) == "done"
 

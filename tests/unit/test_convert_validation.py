@@ -43,7 +43,9 @@ VALID = [
     pytest.param(sale(client="王伟", product="ヘッドホン"), avro_ready(client="王伟", product="ヘッドホン"), id="cjk"),
     pytest.param(sale(client="𠮷田 花子"), avro_ready(client="𠮷田 花子"), id="outside-bmp"),
     pytest.param(sale(client="Shop 😀🛒", product="📱"), avro_ready(client="Shop 😀🛒", product="📱"), id="emoji"),
-    pytest.param(sale(client="Zoe\u0301 Mu\u0308ller"), avro_ready(client="Zoe\u0301 Mu\u0308ller"), id="combining-marks"),
+    pytest.param(
+        sale(client="Zoe\u0301 Mu\u0308ller"), avro_ready(client="Zoe\u0301 Mu\u0308ller"), id="combining-marks"
+    ),
     pytest.param(sale(client='Dwayne "The Rock"\\ \n\t'), avro_ready(client='Dwayne "The Rock"\\ \n\t'), id="escapes"),
     pytest.param(sale(client="", product=""), avro_ready(client="", product=""), id="empty-strings"),
     pytest.param(sale(price=0), avro_ready(price=0), id="price-zero"),
@@ -58,8 +60,11 @@ VALID = [
     pytest.param(sale(purchase_date="0001-01-01"), avro_ready(purchase_date=-719162), id="date-min"),
     pytest.param(sale(purchase_date="9999-12-31"), avro_ready(purchase_date=2932896), id="date-max"),
     pytest.param(sale(discount=5, currency="EUR"), avro_ready(), id="extra-fields"),
-    pytest.param({"price": 1500, "product": "TV", "purchase_date": DAY, "client": "Michael Wilson"},
-                 avro_ready(), id="fields-in-another-order"),
+    pytest.param(
+        {"price": 1500, "product": "TV", "purchase_date": DAY, "client": "Michael Wilson"},
+        avro_ready(),
+        id="fields-in-another-order",
+    ),
 ]
 
 
@@ -101,8 +106,9 @@ INVALID = [
     pytest.param(sale(purchase_date="٢٠٢٢-٠٨-٠٩"), "not a real YYYY-MM-DD date", id="date-arabic-indic-digits"),
     pytest.param(sale(purchase_date="２０２２-０８-０９"), "not a real YYYY-MM-DD date", id="date-fullwidth-digits"),
     pytest.param(sale(purchase_date=""), "not a real YYYY-MM-DD date", id="date-empty"),
-    pytest.param(sale(purchase_date=20220809), "purchase_date must be a YYYY-MM-DD string, got number",
-                 id="date-number"),
+    pytest.param(
+        sale(purchase_date=20220809), "purchase_date must be a YYYY-MM-DD string, got number", id="date-number"
+    ),
     pytest.param(sale(purchase_date=None), "purchase_date must be a YYYY-MM-DD string, got null", id="date-null"),
     pytest.param([sale()], "record must be a JSON object, got array", id="record-list"),
     pytest.param("Michael Wilson", "record must be a JSON object, got string", id="record-string"),
@@ -113,8 +119,9 @@ INVALID = [
     pytest.param(sale(client=["Michael"]), "client must be a string, got array", id="client-list"),
     pytest.param(sale(client=None), "client must be a string, got null", id="client-null"),
     pytest.param(sale(client=7), "client must be a string, got number", id="client-number"),
-    pytest.param(sale(product={"name": "TV", "sku": "SKU-1"}), "product must be a string, got object",
-                 id="product-object"),
+    pytest.param(
+        sale(product={"name": "TV", "sku": "SKU-1"}), "product must be a string, got object", id="product-object"
+    ),
     pytest.param(sale(client=DROP), "missing field(s): client", id="missing-client"),
     pytest.param(sale(purchase_date=DROP), "missing field(s): purchase_date", id="missing-purchase_date"),
     pytest.param(sale(product=DROP), "missing field(s): product", id="missing-product"),
@@ -167,8 +174,9 @@ def test_every_valid_output_round_trips_through_avro() -> None:
     [
         pytest.param(sale(), [], id="none"),
         pytest.param(sale(discount=5), ["discount"], id="one"),
-        pytest.param(sale(discount=5, currency="EUR", note=None), ["discount", "currency", "note"],
-                     id="several-in-record-order"),
+        pytest.param(
+            sale(discount=5, currency="EUR", note=None), ["discount", "currency", "note"], id="several-in-record-order"
+        ),
         pytest.param(sale(**{"client ": "x"}), ["client "], id="near-miss-name"),
     ],
 )

@@ -75,8 +75,9 @@ def register(api: responses.RequestsMock, answers: list[dict[str, object]]) -> N
         pytest.param([status(200, b"<html>maintenance</html>")], id="200-html"),
         pytest.param([status(200, b'[{"client": "A"')], id="200-truncated-json"),
         pytest.param([status(200, b'{"data": []}')], id="200-object"),
-        pytest.param([status(503), failure(requests.ConnectionError("reset")), status(200, b"oops")],
-                     id="mixed-transient"),
+        pytest.param(
+            [status(503), failure(requests.ConnectionError("reset")), status(200, b"oops")], id="mixed-transient"
+        ),
     ],
 )
 def test_transient_failures_are_retried_until_success(
@@ -116,15 +117,19 @@ def test_retry_after_is_honoured(
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        pytest.param(status(400, b'{"message": "Invalid \'page\' parameter"}'),
-                     "page 5: the API rejected the request (400): Invalid 'page' parameter", id="400"),
+        pytest.param(
+            status(400, b'{"message": "Invalid \'page\' parameter"}'),
+            "page 5: the API rejected the request (400): Invalid 'page' parameter",
+            id="400",
+        ),
         pytest.param(status(401, b'{"message": "Invalid token"}'), "the API rejected the token (401)", id="401"),
         pytest.param(status(403), "the API refused access with this token (403)", id="403"),
         pytest.param(status(404, b"404 page not found\n"), "check SALES_API_URL", id="404-not-json"),
         pytest.param(status(405), "unexpected HTTP 405", id="405"),
         pytest.param(failure(requests.exceptions.InvalidURL("bad url")), "page 5: request failed", id="invalid-url"),
-        pytest.param(failure(requests.exceptions.TooManyRedirects("loop")), "page 5: request failed",
-                     id="too-many-redirects"),
+        pytest.param(
+            failure(requests.exceptions.TooManyRedirects("loop")), "page 5: request failed", id="too-many-redirects"
+        ),
     ],
 )
 def test_fatal_answers_are_not_retried(

@@ -61,7 +61,12 @@ def test_every_page_and_the_manifest(tmp_path: Path, concurrency: int) -> None:
     assert [f["name"] for f in manifest["files"]] == names, "files listed in page order"
     assert manifest["files"][0]["sha256"] == sha256_hex(body(1))
     assert (manifest["date"], manifest["dataset"], manifest["zone"], manifest["source"], manifest["tool"]) == (
-        "2026-11-24", "sales", "raw", SOURCE, "extract_job")
+        "2026-11-24",
+        "sales",
+        "raw",
+        SOURCE,
+        "extract_job",
+    )
     assert len(manifest["run_id"]) == 32
     assert manifest["started_at"] <= manifest["finished_at"]
     assert {d for d, _ in client.calls} == {DAY}
@@ -87,7 +92,8 @@ def test_pages_fetched_past_the_end_are_dropped(tmp_path: Path) -> None:
     target = tmp_path / "d"
     extract_date(DAY, target, FakeClient(3, beyond_from=5), SOURCE, 6, 100)  # type: ignore[arg-type]
     assert sorted(p.name for p in target.iterdir()) == sorted(
-        [SUCCESS_FILE, *(page_file_name(DAY, n) for n in (1, 2, 3))])
+        [SUCCESS_FILE, *(page_file_name(DAY, n) for n in (1, 2, 3))]
+    )
     assert verify_partition(target)["pages"] == 3
 
 
@@ -133,14 +139,27 @@ def test_rerun_replaces_with_a_new_run_id(tmp_path: Path) -> None:
         pytest.param(lambda d: None, False, id="missing"),
         pytest.param(lambda d: d.mkdir(), False, id="empty-folder"),
         pytest.param(lambda d: extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100), True, id="complete"),
-        pytest.param(lambda d: (extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100),
-                                (d / page_file_name(DAY, 1)).write_bytes(b"[]")), False, id="altered-file"),
-        pytest.param(lambda d: (extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100),
-                                (d / SUCCESS_FILE).unlink()), False, id="no-manifest"),
-        pytest.param(lambda d: (extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100),
-                                (d / SUCCESS_FILE).write_bytes(b'{"files": [{"name": 1, "records": 1, '
-                                                               b'"bytes": 1, "sha256": "x"}]}')),
-                     False, id="manifest-with-wrong-types"),
+        pytest.param(
+            lambda d: (
+                extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100),
+                (d / page_file_name(DAY, 1)).write_bytes(b"[]"),
+            ),
+            False,
+            id="altered-file",
+        ),
+        pytest.param(
+            lambda d: (extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100), (d / SUCCESS_FILE).unlink()),
+            False,
+            id="no-manifest",
+        ),
+        pytest.param(
+            lambda d: (
+                extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100),
+                (d / SUCCESS_FILE).write_bytes(b'{"files": [{"name": 1, "records": 1, "bytes": 1, "sha256": "x"}]}'),
+            ),
+            False,
+            id="manifest-with-wrong-types",
+        ),
     ],
 )
 def test_is_complete(tmp_path: Path, setup, expected: bool) -> None:

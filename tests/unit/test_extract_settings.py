@@ -88,7 +88,10 @@ def test_defaults() -> None:
     assert settings.base_dir == Path("./data")
     assert settings.raw_dir is None
     assert (settings.concurrency, settings.max_attempts, settings.max_pages) == (
-        DEFAULT_CONCURRENCY, DEFAULT_MAX_ATTEMPTS, DEFAULT_MAX_PAGES)
+        DEFAULT_CONCURRENCY,
+        DEFAULT_MAX_ATTEMPTS,
+        DEFAULT_MAX_PAGES,
+    )
     assert settings.backoff == DEFAULT_BACKOFF
     assert settings.missing_only is False
 
@@ -98,14 +101,33 @@ def test_token_is_not_in_the_repr() -> None:
 
 
 def test_environment_over_defaults_and_flags_over_environment() -> None:
-    env = {"EXTRACT_CONCURRENCY": "3", "EXTRACT_MAX_ATTEMPTS": "7", "EXTRACT_MAX_PAGES": "50",
-           "EXTRACT_TIMEOUT": "9", "EXTRACT_CONNECT_TIMEOUT": "2", "EXTRACT_BACKOFF": "0.1", "BASE_DIR": "/srv/data"}
+    env = {
+        "EXTRACT_CONCURRENCY": "3",
+        "EXTRACT_MAX_ATTEMPTS": "7",
+        "EXTRACT_MAX_PAGES": "50",
+        "EXTRACT_TIMEOUT": "9",
+        "EXTRACT_CONNECT_TIMEOUT": "2",
+        "EXTRACT_BACKOFF": "0.1",
+        "BASE_DIR": "/srv/data",
+    }
     settings = resolve(**env)
     assert (settings.concurrency, settings.max_attempts, settings.max_pages) == (3, 7, 50)
     assert (settings.read_timeout, settings.connect_timeout, settings.backoff) == (9.0, 2.0, 0.1)
     assert settings.base_dir == Path("/srv/data")
-    flags = ["--concurrency", "2", "--max-attempts", "1", "--max-pages", "5", "--timeout", "1.5",
-             "--connect-timeout", "0.5", "--backoff", "0.01"]
+    flags = [
+        "--concurrency",
+        "2",
+        "--max-attempts",
+        "1",
+        "--max-pages",
+        "5",
+        "--timeout",
+        "1.5",
+        "--connect-timeout",
+        "0.5",
+        "--backoff",
+        "0.01",
+    ]
     settings = resolve(flags, **env)
     assert (settings.concurrency, settings.max_attempts, settings.max_pages) == (2, 1, 5)
     assert (settings.read_timeout, settings.connect_timeout, settings.backoff) == (1.5, 0.5, 0.01)
@@ -128,13 +150,22 @@ def test_raw_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         pytest.param(["--max-attempts", "0"], {}, "must be at least 1", id="max-attempts-flag-zero"),
         pytest.param(["--max-pages", "0"], {}, "must be at least 1", id="max-pages-flag-zero"),
         pytest.param(["--timeout", "0"], {}, "--timeout must be greater than 0", id="timeout-flag-zero"),
-        pytest.param(["--connect-timeout", "-1"], {}, "--connect-timeout must be greater than 0",
-                     id="connect-timeout-flag-negative"),
+        pytest.param(
+            ["--connect-timeout", "-1"],
+            {},
+            "--connect-timeout must be greater than 0",
+            id="connect-timeout-flag-negative",
+        ),
         pytest.param(["--backoff", "0"], {}, "--backoff must be greater than 0", id="backoff-flag-zero"),
-        pytest.param([], {"EXTRACT_CONCURRENCY": "0"}, "EXTRACT_CONCURRENCY=0 is below the minimum of 1",
-                     id="concurrency-env-zero"),
-        pytest.param([], {"EXTRACT_MAX_PAGES": "ten"}, "EXTRACT_MAX_PAGES='ten' is not a whole number",
-                     id="max-pages-env-word"),
+        pytest.param(
+            [],
+            {"EXTRACT_CONCURRENCY": "0"},
+            "EXTRACT_CONCURRENCY=0 is below the minimum of 1",
+            id="concurrency-env-zero",
+        ),
+        pytest.param(
+            [], {"EXTRACT_MAX_PAGES": "ten"}, "EXTRACT_MAX_PAGES='ten' is not a whole number", id="max-pages-env-word"
+        ),
         pytest.param([], {"EXTRACT_TIMEOUT": "-3"}, "EXTRACT_TIMEOUT=-3 must be greater than 0", id="timeout-env"),
         pytest.param([], {"EXTRACT_BACKOFF": "fast"}, "EXTRACT_BACKOFF='fast' is not a number", id="backoff-env"),
         pytest.param([], {"SALES_API_URL": ""}, "SALES_API_URL is not set", id="url-missing"),

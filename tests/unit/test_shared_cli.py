@@ -31,10 +31,16 @@ def raises(exc: BaseException):
         pytest.param(lambda d: "skipped", Outcome(DAY, "skipped"), id="skipped"),
         pytest.param(raises(ApiError("page 2: gave up")), Outcome(DAY, "failed", "page 2: gave up"), id="api-error"),
         pytest.param(raises(PartitionError("altered")), Outcome(DAY, "failed", "altered"), id="partition-error"),
-        pytest.param(raises(OSError(28, "No space left on device", "/data/raw/x.json")),
-                     Outcome(DAY, "failed", "No space left on device: /data/raw/x.json"), id="disk-full-with-path"),
-        pytest.param(raises(PermissionError(13, "Permission denied")), Outcome(DAY, "failed", "Permission denied"),
-                     id="permission-without-path"),
+        pytest.param(
+            raises(OSError(28, "No space left on device", "/data/raw/x.json")),
+            Outcome(DAY, "failed", "No space left on device: /data/raw/x.json"),
+            id="disk-full-with-path",
+        ),
+        pytest.param(
+            raises(PermissionError(13, "Permission denied")),
+            Outcome(DAY, "failed", "Permission denied"),
+            id="permission-without-path",
+        ),
         pytest.param(raises(KeyError("x")), Outcome(DAY, "failed", "unexpected KeyError: 'x'"), id="unexpected"),
     ],
 )
@@ -52,8 +58,12 @@ def test_attempt_lets_interrupts_through() -> None:
     [
         pytest.param([], EXIT_OK, [], id="no-dates"),
         pytest.param(["done", "skipped"], EXIT_OK, [], id="done-and-skipped"),
-        pytest.param(["done", "failed", "failed"], EXIT_FAILED,
-                     ["tool: 2026-11-25: boom 1", "tool: 2026-11-26: boom 2"], id="two-failed"),
+        pytest.param(
+            ["done", "failed", "failed"],
+            EXIT_FAILED,
+            ["tool: 2026-11-25: boom 1", "tool: 2026-11-26: boom 2"],
+            id="two-failed",
+        ),
     ],
 )
 def test_report(statuses: list[str], code: int, stderr_lines: list[str], capsys: pytest.CaptureFixture[str]) -> None:

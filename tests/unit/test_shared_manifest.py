@@ -96,31 +96,52 @@ FIRST, SECOND = list(FILES)
         pytest.param(set_manifest(b'{"files": {}}'), "expected an object with a 'files' list", id="files-not-a-list"),
         pytest.param(set_manifest(b'{"files": ["a.json"]}'), "malformed file entry", id="entry-not-an-object"),
         pytest.param(set_manifest(b'{"files": [{"name": "a.json"}]}'), "malformed file entry", id="entry-missing-keys"),
-        pytest.param(edit_manifest(lambda m: m["files"][0].update(extra=1)), "malformed file entry",
-                     id="entry-unknown-key"),
-        pytest.param(edit_manifest(lambda m: m["files"][0].update(name=5)), "malformed file entry",
-                     id="entry-name-not-text"),
-        pytest.param(edit_manifest(lambda m: m["files"][0].update(bytes="24")), "malformed file entry",
-                     id="entry-size-not-a-number"),
-        pytest.param(edit_manifest(lambda m: m["files"][0].update(records=None)), "malformed file entry",
-                     id="entry-records-null"),
-        pytest.param(set_manifest(b'{"files": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"), "not valid JSON",
-                     id="nested-too-deeply"),
-        pytest.param(edit_manifest(lambda m: m["files"].append(m["files"][0])), f"listed more than once: {FIRST}",
-                     id="file-listed-twice"),
-        pytest.param(lambda f: (f / SECOND).unlink(), f"does not match its manifest: missing {SECOND}",
-                     id="file-missing"),
-        pytest.param(lambda f: (f / "sales_2026-11-24_3.json").write_bytes(b"[]"),
-                     "not in the manifest: sales_2026-11-24_3.json", id="extra-file"),
-        pytest.param(edit_manifest(lambda m: m["files"].pop()), f"not in the manifest: {SECOND}",
-                     id="manifest-lists-fewer-files"),
+        pytest.param(
+            edit_manifest(lambda m: m["files"][0].update(extra=1)), "malformed file entry", id="entry-unknown-key"
+        ),
+        pytest.param(
+            edit_manifest(lambda m: m["files"][0].update(name=5)), "malformed file entry", id="entry-name-not-text"
+        ),
+        pytest.param(
+            edit_manifest(lambda m: m["files"][0].update(bytes="24")),
+            "malformed file entry",
+            id="entry-size-not-a-number",
+        ),
+        pytest.param(
+            edit_manifest(lambda m: m["files"][0].update(records=None)), "malformed file entry", id="entry-records-null"
+        ),
+        pytest.param(
+            set_manifest(b'{"files": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"),
+            "not valid JSON",
+            id="nested-too-deeply",
+        ),
+        pytest.param(
+            edit_manifest(lambda m: m["files"].append(m["files"][0])),
+            f"listed more than once: {FIRST}",
+            id="file-listed-twice",
+        ),
+        pytest.param(
+            lambda f: (f / SECOND).unlink(), f"does not match its manifest: missing {SECOND}", id="file-missing"
+        ),
+        pytest.param(
+            lambda f: (f / "sales_2026-11-24_3.json").write_bytes(b"[]"),
+            "not in the manifest: sales_2026-11-24_3.json",
+            id="extra-file",
+        ),
+        pytest.param(
+            edit_manifest(lambda m: m["files"].pop()), f"not in the manifest: {SECOND}", id="manifest-lists-fewer-files"
+        ),
         pytest.param(flip_byte(FIRST, 0), f"{FIRST} was altered since it was written", id="first-byte-altered"),
         pytest.param(flip_byte(SECOND, -1), f"{SECOND} was altered", id="last-byte-altered"),
-        pytest.param(lambda f: (f / FIRST).write_bytes(FILES[FIRST] + b"\n"), f"{FIRST} was altered",
-                     id="byte-appended"),
+        pytest.param(
+            lambda f: (f / FIRST).write_bytes(FILES[FIRST] + b"\n"), f"{FIRST} was altered", id="byte-appended"
+        ),
         pytest.param(lambda f: (f / FIRST).write_bytes(b""), f"{FIRST} was altered", id="file-emptied"),
-        pytest.param(edit_manifest(lambda m: m["files"][1].update(sha256="0" * 64)), f"{SECOND} was altered",
-                     id="digest-in-manifest-altered"),
+        pytest.param(
+            edit_manifest(lambda m: m["files"][1].update(sha256="0" * 64)),
+            f"{SECOND} was altered",
+            id="digest-in-manifest-altered",
+        ),
     ],
 )
 def test_verify_partition_rejects(partition: Path, damage: Callable[[Path], None], message: str) -> None:

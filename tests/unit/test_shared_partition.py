@@ -61,12 +61,11 @@ def test_commit_replaces_the_whole_partition(target: Path, swap: str) -> None:
 def test_exception_leaves_the_old_partition_byte_for_byte(target: Path, swap: str) -> None:
     write_partition(target, "run1", OLD)
     before = snapshot(target)
-    with pytest.raises(RuntimeError, match="page 3 failed"):
-        with PartitionWriter(target, "run2") as writer:
-            writer.write_bytes("a.json", b"[999]")
-            with writer.open("c.json") as handle:
-                handle.write(b"[half")
-            raise RuntimeError("page 3 failed")
+    with pytest.raises(RuntimeError, match="page 3 failed"), PartitionWriter(target, "run2") as writer:
+        writer.write_bytes("a.json", b"[999]")
+        with writer.open("c.json") as handle:
+            handle.write(b"[half")
+        raise RuntimeError("page 3 failed")
     assert snapshot(target) == before
     assert hidden(target.parent) == []
 
@@ -107,6 +106,7 @@ def test_streamed_file_is_committed(target: Path) -> None:
 def test_files_may_be_written_from_several_threads(target: Path) -> None:
     expected = {f"t{t}_{n}.json": f"[{t}, {n}]".encode() for t in range(8) for n in range(25)}
     with PartitionWriter(target, "run1") as writer:
+
         def write_share(t: int) -> None:
             for n in range(25):
                 writer.write_bytes(f"t{t}_{n}.json", f"[{t}, {n}]".encode())
@@ -186,9 +186,8 @@ def test_locked_temporary_folder_of_a_live_writer_is_not_removed(target: Path, s
 
 
 def test_temporary_folder_is_unlocked_after_the_writer_ends(target: Path) -> None:
-    with pytest.raises(RuntimeError):
-        with PartitionWriter(target, "run1") as writer:
-            raise RuntimeError("stop")
+    with pytest.raises(RuntimeError), PartitionWriter(target, "run1") as writer:
+        raise RuntimeError("stop")
     assert writer._lock_fd is None
     write_partition(target, "run2", OLD)
     assert hidden(target.parent) == []

@@ -265,9 +265,7 @@ def test_revoke_after_page_answers_401_for_later_pages() -> None:
         pytest.param(DAY, "9" * 40, "page", id="huge-page"),
     ],
 )
-def test_bad_parameters_answer_400_saying_what_is_wrong(
-    day: str | None, page: str | int | None, mentions: str
-) -> None:
+def test_bad_parameters_answer_400_saying_what_is_wrong(day: str | None, page: str | int | None, mentions: str) -> None:
     with running(SMALL) as sim:
         response = get_sales(sim, day=day, page=page)
 
@@ -316,12 +314,8 @@ def test_unknown_path_is_a_plain_text_404(path: str) -> None:
     ("config", "expected"),
     [
         pytest.param(SimulatorConfig(pages=2, fail_first=2), [503, 503, 200, 200], id="fail-first-2"),
-        pytest.param(
-            SimulatorConfig(pages=2, fail_first=1, error_status=500), [500, 200, 200, 200], id="status-500"
-        ),
-        pytest.param(
-            SimulatorConfig(pages=2, error_rate=1.0, error_status=502), [502] * 4, id="error-rate-1"
-        ),
+        pytest.param(SimulatorConfig(pages=2, fail_first=1, error_status=500), [500, 200, 200, 200], id="status-500"),
+        pytest.param(SimulatorConfig(pages=2, error_rate=1.0, error_status=502), [502] * 4, id="error-rate-1"),
     ],
 )
 def test_simulated_errors(config: SimulatorConfig, expected: list[int]) -> None:
@@ -595,9 +589,7 @@ def test_config_coerces_collections_and_stays_hashable() -> None:
 
     assert config.no_sales_dates == frozenset({"2022-08-01", "2022-08-02"})
     assert config.fault_pages == frozenset({2, 3})
-    same = SimulatorConfig(
-        no_sales_dates=frozenset({"2022-08-02", "2022-08-01"}), fault_pages=frozenset({3, 2})
-    )
+    same = SimulatorConfig(no_sales_dates=frozenset({"2022-08-02", "2022-08-01"}), fault_pages=frozenset({3, 2}))
     assert hash(config) == hash(same)
 
 

@@ -12,7 +12,6 @@ from datetime import timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
 from docker.types import Mount
-
 from sales_pipeline_support import API_POOL, TOKEN_CONNECTION, SalesJobOperator, parse_time_settings, runtime_setting
 
 settings = parse_time_settings()
