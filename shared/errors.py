@@ -1,33 +1,66 @@
 """The pipeline's exceptions, named by what the caller should do about them.
 
-    PipelineError                 root: every failure the jobs expect and report
-    ├── ConfigError               bad flags or environment; exit 2, nothing written
-    ├── ApiError                  the sales API could not be read
-    │   ├── RetriableApiError     worth another attempt (timeouts, 429, 5xx, bad bodies)
-    │   └── FatalApiError         retrying cannot help (400, 401, 403, a wrong URL)
-    ├── PartitionError            a partition on disk is missing, partial or altered
-    └── DataError                 the data itself is unacceptable (too many invalid records)
+Every class carries the exit code of the contract (docs: README, exit codes):
+1 a later retry may fix it, 2 usage or configuration (found before any work),
+3 no retry fixes it until someone changes something.
+
+    PipelineError                 root: every failure the jobs expect and report (1)
+    ├── ConfigError               bad flags or environment; nothing written (2)
+    ├── RetriableError            a later retry may succeed (1)
+    │   ├── RetriableApiError     timeouts, 429, 5xx after the last attempt, bad bodies
+    │   └── RetriableStorageError object store unreachable, throttled, 5xx
+    ├── PermanentError            nothing succeeds until someone changes something (3)
+    │   ├── FatalApiError         401, 403, 400, a wrong URL, an inconsistent API
+    │   ├── FatalStorageError     access denied, bucket missing, wrong credentials
+    │   ├── PartitionError        a partition is missing, partial or altered
+    │   └── DataError             the data itself is unacceptable (too many invalid records)
+    └── ApiError                  the sales API could not be read (base of both API errors)
 
 Only each job's ``main()`` turns these into exit codes and one-line messages.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+EXIT_OK = 0
+EXIT_RETRY = 1
+EXIT_USAGE = 2
+EXIT_PERMANENT = 3
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
 
 class PipelineError(Exception):
     """Root of every expected failure; its message is meant for the operator."""
 
+    exit_code: ClassVar[int] = EXIT_RETRY
+
 
 class ConfigError(PipelineError):
     """The command line or the environment is wrong; the run must not start."""
+
+    exit_code: ClassVar[int] = EXIT_USAGE
+
+
+class RetriableError(PipelineError):
+    """A transient failure: a later attempt or run may succeed."""
+
+    exit_code: ClassVar[int] = EXIT_RETRY
+
+
+class PermanentError(PipelineError):
+    """Retrying cannot help until someone changes something (a token, a partition, the data)."""
+
+    exit_code: ClassVar[int] = EXIT_PERMANENT
 
 
 class ApiError(PipelineError):
     """The sales API could not be read."""
 
 
-class RetriableApiError(ApiError):
-    """A transient failure: another attempt may succeed.
+class RetriableApiError(ApiError, RetriableError):
+    """A transient API failure: another attempt may succeed.
 
     ``retry_after`` is the delay in seconds the server asked for, if any.
     """
@@ -37,13 +70,25 @@ class RetriableApiError(ApiError):
         self.retry_after = retry_after
 
 
-class FatalApiError(ApiError):
-    """A failure another attempt cannot fix."""
+class FatalApiError(ApiError, PermanentError):
+    """An API failure another attempt cannot fix."""
 
 
-class PartitionError(PipelineError):
-    """A partition on disk is missing, incomplete or does not match its manifest."""
+class StorageError(PipelineError):
+    """The data zones' storage (a folder or an object store) could not be used."""
 
 
-class DataError(PipelineError):
+class RetriableStorageError(StorageError, RetriableError):
+    """The store is unreachable, throttling or failing for now."""
+
+
+class FatalStorageError(StorageError, PermanentError):
+    """The store refuses us: wrong credentials, access denied, no such bucket."""
+
+
+class PartitionError(PermanentError):
+    """A partition is missing, incomplete or does not match its manifest."""
+
+
+class DataError(PermanentError):
     """The records themselves are unacceptable."""
