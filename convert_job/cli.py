@@ -13,37 +13,23 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from convert_job import TOOL
 from convert_job.convert import Targets, convert_date
 from convert_job.schema import check_codec
-from shared.cli import (
-    COMMON_ENVIRONMENT,
-    EXIT_CODES,
-    Outcome,
-    add_logging_arguments,
-    attempt,
-    job_parser,
-    log_settings,
-    report,
-    run_main,
-)
-from shared.config import base_dir, env_int, load_environment
+from shared.cli import EXIT_CODES, Outcome, attempt, job_parser, report, run_main
+from shared.config import JobSettings, load_environment
 from shared.dates import parse_date, select_dates
 from shared.errors import ConfigError, PipelineError
 from shared.logs import configure_logging
 from shared.manifest import read_manifest
+from shared.settings import Integer, Number, PathKind, Switch, Text, resolve, setting
 from shared.zones import QUARANTINE, RAW, STAGING, partition_dir
 
-TOOL = "convert_job"
 log = logging.getLogger(TOOL)
 
-DEFAULT_CODEC = "deflate"
-DEFAULT_MAX_INVALID_RATIO = 0.01
+SINGLE_GROUP = "one partition by path (instead of BASE_DIR layout)"
 
 EPILOG = f"""\
-{COMMON_ENVIRONMENT}  CONVERT_WORKERS            default for --workers (default: the number of CPUs)
-  CONVERT_CODEC              default for --codec (default {DEFAULT_CODEC})
-  CONVERT_MAX_INVALID_RATIO  default for --max-invalid-ratio (default {DEFAULT_MAX_INVALID_RATIO})
-
 input:  BASE_DIR/raw/sales/<date>/ with its _SUCCESS manifest; a partition that is
         missing, partial or altered (sha256) is refused.
 output: BASE_DIR/stg/sales/<date>/sales_<date>.avro and _SUCCESS, replaced atomically;
@@ -52,61 +38,75 @@ output: BASE_DIR/stg/sales/<date>/sales_<date>.avro and _SUCCESS, replaced atomi
 {EXIT_CODES}"""
 
 
-@dataclass(frozen=True)
-class ConvertSettings:
-    codec: str
-    max_invalid_ratio: float
-    force: bool
-    log_level: str
-    log_format: str
+@dataclass(frozen=True, kw_only=True)
+class ConvertSettings(JobSettings):
+    """The convert job's settings, declared once (see ``shared.settings``); picklable for the worker processes."""
+
+    raw_dir: Path | None = setting(
+        flag="--raw-dir",
+        default=None,
+        kind=PathKind(),
+        metavar="PATH",
+        group=SINGLE_GROUP,
+        help="raw partition to read",
+    )
+    stg_dir: Path | None = setting(
+        flag="--stg-dir",
+        default=None,
+        kind=PathKind(),
+        metavar="PATH",
+        group=SINGLE_GROUP,
+        help="staging partition to write",
+    )
+    quarantine_dir: Path | None = setting(
+        flag="--quarantine-dir",
+        default=None,
+        kind=PathKind(),
+        metavar="PATH",
+        group=SINGLE_GROUP,
+        default_text="BASE_DIR/quarantine/sales/<date>",
+        help="where rejects go",
+    )
+    codec: str = setting(
+        env="CONVERT_CODEC",
+        flag="--codec",
+        default="deflate",
+        kind=Text(check_codec, "Avro codec name"),
+        help="Avro codec: null, deflate, bzip2, xz, or snappy/zstandard/lz4 when their library is installed",
+    )
+    max_invalid_ratio: float = setting(
+        env="CONVERT_MAX_INVALID_RATIO",
+        flag="--max-invalid-ratio",
+        default=0.01,
+        kind=Number(minimum=0, maximum=1),
+        metavar="R",
+        help="fail a date whose share of invalid records exceeds R",
+    )
+    workers: int | None = setting(
+        env="CONVERT_WORKERS",
+        flag="--workers",
+        default=None,
+        kind=Integer(minimum=1),
+        metavar="N",
+        default_text="the number of CPUs",
+        help="dates converted in parallel processes",
+    )
+    force: bool = setting(
+        flag="--force",
+        default=False,
+        kind=Switch(),
+        help="convert even when staging is already up to date",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = job_parser(
-        "convert_job",
+    return job_parser(
+        TOOL,
         "Convert complete raw JSON partitions of sales into validated Avro staging "
         "partitions, quarantining invalid records, then exit.",
+        ConvertSettings,
         EPILOG,
     )
-    single = parser.add_argument_group("one partition by path (instead of BASE_DIR layout)")
-    single.add_argument("--raw-dir", type=Path, metavar="PATH", help="raw partition to read")
-    single.add_argument("--stg-dir", type=Path, metavar="PATH", help="staging partition to write")
-    single.add_argument(
-        "--quarantine-dir",
-        type=Path,
-        metavar="PATH",
-        help="where rejects go (default BASE_DIR/quarantine/sales/<date>)",
-    )
-    parser.add_argument(
-        "--codec",
-        help="Avro codec: null, deflate (default), bzip2, xz, or snappy/zstandard/lz4 "
-        "when their library is installed (env CONVERT_CODEC)",
-    )
-    parser.add_argument(
-        "--max-invalid-ratio",
-        type=float,
-        metavar="R",
-        help=f"fail a date whose share of invalid records exceeds R (default {DEFAULT_MAX_INVALID_RATIO})",
-    )
-    parser.add_argument(
-        "--workers", type=int, metavar="N", help="dates converted in parallel processes (default: the number of CPUs)"
-    )
-    parser.add_argument("--force", action="store_true", help="convert even when staging is already up to date")
-    add_logging_arguments(parser)
-    return parser
-
-
-def _ratio(args: argparse.Namespace, env: dict[str, str]) -> float:
-    raw = args.max_invalid_ratio if args.max_invalid_ratio is not None else env.get("CONVERT_MAX_INVALID_RATIO", "")
-    if raw == "":
-        return DEFAULT_MAX_INVALID_RATIO
-    try:
-        ratio = float(raw)
-    except ValueError:
-        raise ConfigError(f"CONVERT_MAX_INVALID_RATIO={raw!r} is not a number") from None
-    if not 0 <= ratio <= 1:
-        raise ConfigError(f"the maximum invalid ratio must be between 0 and 1, got {ratio:g}")
-    return ratio
 
 
 def _partition_date(raw_dir: Path, given: str | None) -> date:
@@ -122,18 +122,18 @@ def _partition_date(raw_dir: Path, given: str | None) -> date:
     return recorded
 
 
-def _plan(args: argparse.Namespace, env: dict[str, str]) -> dict[date, Targets]:
+def _plan(settings: ConvertSettings) -> dict[date, Targets]:
     """Which partitions to convert, per date."""
-    base = base_dir(env)
-    if args.raw_dir or args.stg_dir:
-        if not (args.raw_dir and args.stg_dir):
+    base = settings.base_dir
+    if settings.raw_dir or settings.stg_dir:
+        if not (settings.raw_dir and settings.stg_dir):
             raise ConfigError("--raw-dir and --stg-dir go together")
-        if args.start or args.end:
+        if settings.start or settings.end:
             raise ConfigError("--raw-dir/--stg-dir name one partition; they cannot be used with a range")
-        day = _partition_date(args.raw_dir.resolve(), args.date)
-        quarantine = args.quarantine_dir or partition_dir(base, QUARANTINE, day)
-        return {day: Targets(args.raw_dir.resolve(), args.stg_dir.resolve(), quarantine.resolve())}
-    days = select_dates(args.date, args.start, args.end, env)
+        day = _partition_date(settings.raw_dir.resolve(), settings.date)
+        quarantine = settings.quarantine_dir or partition_dir(base, QUARANTINE, day)
+        return {day: Targets(settings.raw_dir.resolve(), settings.stg_dir.resolve(), quarantine.resolve())}
+    days = select_dates(settings.date, settings.start, settings.end, {"DATE": settings.dates_env or ""})
     return {
         day: Targets(
             partition_dir(base, RAW, day), partition_dir(base, STAGING, day), partition_dir(base, QUARANTINE, day)
@@ -168,24 +168,11 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _run(argv: list[str] | None) -> int:
-    args = build_parser().parse_args(argv)
-    env = load_environment()
-    level, fmt = log_settings(args, env)
-    configure_logging(level, fmt)
-    plan = _plan(args, env)
-    settings = ConvertSettings(
-        codec=check_codec(args.codec or env.get("CONVERT_CODEC", "").strip() or DEFAULT_CODEC),
-        max_invalid_ratio=_ratio(args, env),
-        force=args.force,
-        log_level=level,
-        log_format=fmt,
-    )
+    settings = resolve(ConvertSettings, build_parser().parse_args(argv), load_environment())
+    configure_logging(settings.log_level, settings.log_format)
+    plan = _plan(settings)
     # The CPUs this process may run on (a container's cpuset), not every CPU of the host.
-    available = len(os.sched_getaffinity(0))
-    workers = args.workers if args.workers is not None else env_int(env, "CONVERT_WORKERS", available)
-    if workers < 1:
-        raise ConfigError("--workers must be at least 1")
-    workers = min(workers, len(plan))
+    workers = min(settings.workers or len(os.sched_getaffinity(0)), len(plan))
     log.info("converting %d date(s) with %d worker(s), codec %s", len(plan), workers, settings.codec)
     if workers == 1:
         outcomes = [convert_one(day, targets, settings) for day, targets in plan.items()]

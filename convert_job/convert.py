@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from convert_job import TOOL
 from convert_job.avro_output import write_avro
 from convert_job.raw_reader import RawPage, iter_pages
 from convert_job.schema import FIELDS, schema_fingerprint
@@ -31,7 +32,6 @@ from shared.zones import STAGING
 
 log = logging.getLogger(__name__)
 
-TOOL = "convert_job"
 REJECTED_FILE = "rejected.jsonl"
 
 

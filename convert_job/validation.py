@@ -9,18 +9,17 @@ out of the Avro record and reported as schema drift.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from convert_job.schema import FIELDS
+from shared.dates import strict_date
 
 LONG_MIN = -(2**63)
 LONG_MAX = 2**63 - 1
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _FIELD_SET = frozenset(FIELDS)
 
 
@@ -48,10 +47,8 @@ def json_type_name(value: object) -> str:
 @lru_cache(maxsize=4096)
 def _epoch_days(text: str) -> int | None:
     """Days since 1970-01-01 for a strict ``YYYY-MM-DD`` date, None otherwise (cached: a partition repeats its dates)."""
-    if not _ISO_DATE.fullmatch(text):
-        return None
     try:
-        return date.fromisoformat(text).toordinal() - _EPOCH_ORDINAL
+        return strict_date(text).toordinal() - _EPOCH_ORDINAL
     except ValueError:
         return None
 

@@ -32,8 +32,10 @@ _TRANSIENT = (
 
 @dataclass(frozen=True)
 class Timeouts:
-    connect: float = 5.0
-    read: float = 30.0
+    """Seconds per request; the values come from the job's settings (``extract_job.settings``)."""
+
+    connect: float
+    read: float
 
 
 class TokenAuth(AuthBase):
@@ -72,8 +74,8 @@ class SalesApiClient:
         self,
         session: requests.Session,
         url: str,
-        policy: RetryPolicy = RetryPolicy(),
-        timeouts: Timeouts = Timeouts(),
+        policy: RetryPolicy,
+        timeouts: Timeouts,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
+from extract_job import TOOL
 from extract_job.classify import Page
 from extract_job.client import SalesApiClient
 from extract_job.pagination import fetch_all
@@ -25,21 +26,9 @@ from shared.zones import RAW
 
 log = logging.getLogger(__name__)
 
-TOOL = "extract_job"
-
 
 def page_file_name(day: date, page: int) -> str:
     return f"sales_{day.isoformat()}_{page}.json"
-
-
-@dataclass(frozen=True)
-class ExtractSummary:
-    day: date
-    partition: Path
-    pages: int
-    records: int
-    bytes: int
-    seconds: float
 
 
 def is_complete(partition: Path) -> bool:
@@ -58,8 +47,11 @@ def extract_date(
     source: str,
     concurrency: int,
     max_pages: int,
-) -> ExtractSummary:
-    """Fetch every page of ``day`` and replace ``partition`` with them; on failure it stays as it was."""
+) -> dict[str, Any]:
+    """Fetch every page of ``day`` and replace ``partition`` with them; on failure it stays as it was.
+
+    Returns the committed manifest.
+    """
     started, clock = utc_now(), time.monotonic()
     run_id = new_run_id()
     entries: dict[int, FileEntry] = {}
@@ -95,24 +87,22 @@ def extract_date(
             source=source,
         )
         writer.commit(manifest)
-    summary = ExtractSummary(
-        day, partition, pages, manifest["records"], manifest["bytes"], round(time.monotonic() - clock, 3)
-    )
+    seconds = round(time.monotonic() - clock, 3)
     log.info(
         "%s: %d pages, %d records, %d bytes in %.2fs -> %s",
         day,
-        summary.pages,
-        summary.records,
-        summary.bytes,
-        summary.seconds,
+        pages,
+        manifest["records"],
+        manifest["bytes"],
+        seconds,
         partition,
         extra={
             "date": day.isoformat(),
-            "pages": summary.pages,
-            "records": summary.records,
-            "bytes": summary.bytes,
-            "seconds": summary.seconds,
+            "pages": pages,
+            "records": manifest["records"],
+            "bytes": manifest["bytes"],
+            "seconds": seconds,
             "run_id": run_id,
         },
     )
-    return summary
+    return manifest

@@ -10,12 +10,15 @@ from email.utils import parsedate_to_datetime
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """``max_attempts`` tries in all; waits grow from ``base_delay`` and never exceed ``max_delay``."""
+    """``max_attempts`` tries in all; waits grow from ``base_delay`` and never exceed ``max_delay``.
 
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_delay: float = 30.0
-    max_retry_after: float = 300.0
+    The values come from the job's settings (``extract_job.settings``), which hold the defaults.
+    """
+
+    max_attempts: int
+    base_delay: float
+    max_delay: float
+    max_retry_after: float
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based).

@@ -1,44 +1,24 @@
-"""The extract job's settings, resolved from flags over the environment over defaults."""
+"""The extract job's settings, declared once (see ``shared.settings``)."""
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from shared.config import base_dir, env_float, env_int, read_token
+from shared.config import JobSettings, read_token
 from shared.errors import ConfigError
+from shared.settings import Integer, Number, PathKind, Switch, Text, setting
 
-DEFAULT_CONCURRENCY = 4
-DEFAULT_MAX_ATTEMPTS = 5
-DEFAULT_CONNECT_TIMEOUT = 5.0
-DEFAULT_READ_TIMEOUT = 30.0
-DEFAULT_BACKOFF = 0.5
-DEFAULT_MAX_PAGES = 10_000
-
-
-@dataclass(frozen=True)
-class ExtractSettings:
-    api_url: str
-    token: str = field(repr=False)
-    base_dir: Path
-    raw_dir: Path | None
-    concurrency: int
-    max_attempts: int
-    connect_timeout: float
-    read_timeout: float
-    backoff: float
-    max_pages: int
-    missing_only: bool
+HTTP_GROUP = "HTTP"
+API_URL_HELP = "the sales endpoint, e.g. http://127.0.0.1:8081/sales"
 
 
 def validate_api_url(url: str) -> str:
     """``SALES_API_URL`` must be an absolute http(s) URL; returns it without surrounding blanks."""
     url = url.strip()
     if not url:
-        raise ConfigError("SALES_API_URL is not set (the sales endpoint, e.g. http://127.0.0.1:8081/sales)")
+        raise ConfigError(f"SALES_API_URL is not set ({API_URL_HELP})")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0..65535
@@ -63,37 +43,112 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def _positive(value: float | None, name: str) -> float | None:
-    if value is not None and not value > 0:
-        raise ConfigError(f"{name} must be greater than 0")
-    return value
+@dataclass(frozen=True, kw_only=True)
+class ExtractSettings(JobSettings):
+    api_url: str = setting(env="SALES_API_URL", kind=Text(validate_api_url, "absolute http(s) URL"), help=API_URL_HELP)
+    auth_token: str | None = setting(
+        env="AUTH_TOKEN",
+        default=None,
+        kind=Text(),
+        secret=True,
+        help="API token, sent as the Authorization header",
+    )
+    auth_token_file: Path | None = setting(
+        env="AUTH_TOKEN_FILE",
+        default=None,
+        kind=PathKind(),
+        help="file holding the API token (a Docker secret); wins over AUTH_TOKEN",
+    )
+    raw_dir: Path | None = setting(
+        flag="--raw-dir",
+        default=None,
+        kind=PathKind(),
+        metavar="PATH",
+        default_text="BASE_DIR/raw/sales/<date>",
+        help="write a single date's partition here",
+    )
+    missing_only: bool = setting(
+        flag="--missing-only",
+        default=False,
+        kind=Switch(),
+        help="skip dates whose raw partition is already complete (resume a backfill)",
+    )
+    concurrency: int = setting(
+        env="EXTRACT_CONCURRENCY",
+        flag="--concurrency",
+        default=4,
+        kind=Integer(minimum=1),
+        metavar="N",
+        group=HTTP_GROUP,
+        help="pages in flight at once",
+    )
+    max_attempts: int = setting(
+        env="EXTRACT_MAX_ATTEMPTS",
+        flag="--max-attempts",
+        default=5,
+        kind=Integer(minimum=1),
+        metavar="N",
+        group=HTTP_GROUP,
+        help="tries per page before giving up",
+    )
+    read_timeout: float = setting(
+        env="EXTRACT_TIMEOUT",
+        flag="--timeout",
+        default=30.0,
+        kind=Number(above=0),
+        metavar="SECONDS",
+        group=HTTP_GROUP,
+        help="read timeout per request",
+    )
+    connect_timeout: float = setting(
+        env="EXTRACT_CONNECT_TIMEOUT",
+        flag="--connect-timeout",
+        default=5.0,
+        kind=Number(above=0),
+        metavar="SECONDS",
+        group=HTTP_GROUP,
+        help="connect timeout per request",
+    )
+    backoff: float = setting(
+        env="EXTRACT_BACKOFF",
+        flag="--backoff",
+        default=0.5,
+        kind=Number(above=0),
+        metavar="SECONDS",
+        group=HTTP_GROUP,
+        help="first retry wait, doubled each attempt, with jitter",
+    )
+    max_backoff: float = setting(
+        env="EXTRACT_MAX_BACKOFF",
+        flag="--max-backoff",
+        default=30.0,
+        kind=Number(above=0),
+        metavar="SECONDS",
+        group=HTTP_GROUP,
+        help="longest wait between two attempts, unless the server asks for more with Retry-After",
+    )
+    max_retry_after: float = setting(
+        env="EXTRACT_MAX_RETRY_AFTER",
+        flag="--max-retry-after",
+        default=300.0,
+        kind=Number(minimum=0),
+        metavar="SECONDS",
+        group=HTTP_GROUP,
+        help="longest Retry-After the job honours; a longer one is cut to this",
+    )
+    max_pages: int = setting(
+        env="EXTRACT_MAX_PAGES",
+        flag="--max-pages",
+        default=10_000,
+        kind=Integer(minimum=1),
+        metavar="N",
+        group=HTTP_GROUP,
+        help="fail a date whose pages never end after N pages",
+    )
+    token: str = field(init=False, repr=False)
+    """The token to send, from ``auth_token_file`` or else ``auth_token``."""
 
-
-def resolve_settings(args: argparse.Namespace, env: Mapping[str, str]) -> ExtractSettings:
-    """Flags win over the environment; raises ``ConfigError`` for anything unusable."""
-    # "is not None", not "or": a flag given as 0 must be refused below, not replaced by the default.
-    concurrency = (
-        args.concurrency if args.concurrency is not None else env_int(env, "EXTRACT_CONCURRENCY", DEFAULT_CONCURRENCY)
-    )
-    max_attempts = (
-        args.max_attempts
-        if args.max_attempts is not None
-        else env_int(env, "EXTRACT_MAX_ATTEMPTS", DEFAULT_MAX_ATTEMPTS)
-    )
-    max_pages = args.max_pages if args.max_pages is not None else env_int(env, "EXTRACT_MAX_PAGES", DEFAULT_MAX_PAGES)
-    if min(concurrency, max_attempts, max_pages) < 1:
-        raise ConfigError("--concurrency, --max-attempts and --max-pages must be at least 1")
-    return ExtractSettings(
-        api_url=validate_api_url(env.get("SALES_API_URL", "")),
-        token=read_token(env),
-        base_dir=base_dir(env),
-        raw_dir=args.raw_dir.resolve() if args.raw_dir else None,
-        concurrency=concurrency,
-        max_attempts=max_attempts,
-        connect_timeout=_positive(args.connect_timeout, "--connect-timeout")
-        or env_float(env, "EXTRACT_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT),
-        read_timeout=_positive(args.timeout, "--timeout") or env_float(env, "EXTRACT_TIMEOUT", DEFAULT_READ_TIMEOUT),
-        backoff=_positive(args.backoff, "--backoff") or env_float(env, "EXTRACT_BACKOFF", DEFAULT_BACKOFF),
-        max_pages=max_pages,
-        missing_only=args.missing_only,
-    )
+    def __post_init__(self) -> None:
+        if self.raw_dir is not None:
+            object.__setattr__(self, "raw_dir", self.raw_dir.resolve())
+        object.__setattr__(self, "token", read_token(self.auth_token, self.auth_token_file))

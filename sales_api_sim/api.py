@@ -25,9 +25,10 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 from sales_api_sim import data
-from sales_api_sim.config import Fault, SimulatorConfig, parse_iso_date
+from sales_api_sim.config import Fault, SimulatorConfig
 from sales_api_sim.faults import RandomErrors, RateLimiter, fault_for, retry_after_value
 from sales_api_sim.stats import RequestStats
+from shared.dates import strict_date
 
 JSON_TYPE = "application/json; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
@@ -171,7 +172,7 @@ def _single_param(params: dict[str, list[str]], name: str, expected: str) -> str
 def _date_param(params: dict[str, list[str]]) -> str:
     text = _single_param(params, "date", "a date in YYYY-MM-DD format")
     try:
-        return parse_iso_date(text).isoformat()
+        return strict_date(text).isoformat()
     except ValueError as exc:
         raise ParameterError(f"Invalid 'date' parameter: {exc}") from None
 

@@ -1,18 +1,21 @@
-"""Knobs of the sales API simulator.
+"""Knobs of the sales API simulator, declared once (see ``shared.settings``).
 
 One frozen dataclass holds every knob so a configuration can be hashed (the
 page cache keys on it), shared across handler threads without locking, and
-built the same way from tests and from the command line.
+built the same way from tests and from the command line: each field carries
+its env name, flag, default, parser, check and help.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, get_args
+
+from shared.dates import strict_date
+from shared.settings import Choice, CommaSet, Integer, Invalid, Kind, Number, Switch, Text, check_values, setting
 
 Fault = Literal["reset", "truncate", "html", "slow"]
 RetryAfterFormat = Literal["seconds", "http-date"]
@@ -21,6 +24,27 @@ FAULTS: tuple[str, ...] = get_args(Fault)
 RETRY_AFTER_FORMATS: tuple[str, ...] = get_args(RetryAfterFormat)
 
 DEFAULT_TOKEN = "dev-token"
+BEHAVIOUR = "behaviour"
+
+
+class TokenKind(Text):
+    """The whole ``Authorization`` value: printable ASCII, no surrounding whitespace."""
+
+    def check(self, value: object) -> str:
+        token = super().check(value)
+        if not token.isascii() or not token.isprintable() or token != token.strip():
+            raise Invalid("must be printable ASCII without surrounding whitespace")
+        return token
+
+
+class IsoDate(Kind[str]):
+    description = "YYYY-MM-DD date"
+
+    def check(self, value: object) -> str:
+        try:
+            return strict_date(value).isoformat()
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -32,74 +56,183 @@ class SimulatorConfig:
     429 do not use them up.
     """
 
-    seed: int = 42
-    token: str = DEFAULT_TOKEN
-    records_per_page: int = 100
-    pages: int | None = None
-    """Pages per date; None derives 3..12 pages from the seed and the date."""
-    no_sales_dates: frozenset[str] = frozenset()
-    """ISO dates with no sales at all: page 1 already answers 404."""
-    latency: float = 0.0
-    """Seconds added to every /sales request."""
-    error_rate: float = 0.0
-    """Fraction of /sales requests answered with ``error_status`` (seeded RNG)."""
-    error_status: int = 503
-    fail_first: int = 0
-    """The first K requests for each (date, page) answer ``error_status``."""
-    rate_limit: int | None = None
-    """Maximum /sales requests in any one-second window, across all clients."""
-    retry_after: int = 1
-    retry_after_format: RetryAfterFormat = "seconds"
-    invalid_rate: float = 0.0
-    """Fraction of records made invalid (chosen per record, deterministically)."""
-    fault: Fault | None = None
-    fault_pages: frozenset[int] | None = None
-    """Pages the fault applies to; None means every page."""
-    fault_first: int | None = None
-    """The fault hits only the first K requests per (date, page); None = all."""
-    slow_seconds: float = 2.0
-    """Delay of the "slow" fault."""
-    endless: bool = False
-    """Every page of every date exists: the API never answers 404."""
-    revoke_after_page: int | None = None
-    """Pages greater than this answer 401, as if the token had been revoked."""
+    seed: int = setting(
+        env="SIM_SEED",
+        flag="--seed",
+        default=42,
+        kind=Integer(),
+        group=BEHAVIOUR,
+        help="seed of all generated data and random errors",
+    )
+    token: str = setting(
+        env="SIM_TOKEN",
+        flag="--token",
+        default=DEFAULT_TOKEN,
+        kind=TokenKind(),
+        secret=True,
+        group=BEHAVIOUR,
+        default_text=DEFAULT_TOKEN,
+        help="token expected as the whole Authorization header value (never logged)",
+    )
+    records_per_page: int = setting(
+        env="SIM_RECORDS_PER_PAGE",
+        flag="--records-per-page",
+        default=100,
+        kind=Integer(minimum=1),
+        metavar="N",
+        group=BEHAVIOUR,
+        help="records on every page",
+    )
+    pages: int | None = setting(
+        env="SIM_PAGES",
+        flag="--pages",
+        default=None,
+        kind=Integer(minimum=0),
+        metavar="N",
+        group=BEHAVIOUR,
+        help="pages per date; 0 means no date has sales; unset derives 3..12 from seed and date",
+    )
+    no_sales_dates: frozenset[str] = setting(
+        env="SIM_NO_SALES_DATES",
+        flag="--no-sales-dates",
+        default=frozenset(),
+        kind=CommaSet(IsoDate()),
+        metavar="DATE[,DATE...]",
+        group=BEHAVIOUR,
+        help="comma-separated dates without sales (page 1 answers 404)",
+    )
+    latency: float = setting(
+        env="SIM_LATENCY",
+        flag="--latency",
+        default=0.0,
+        kind=Number(minimum=0),
+        metavar="SECONDS",
+        group=BEHAVIOUR,
+        help="seconds added to every /sales request",
+    )
+    error_rate: float = setting(
+        env="SIM_ERROR_RATE",
+        flag="--error-rate",
+        default=0.0,
+        kind=Number(minimum=0, maximum=1),
+        metavar="FRACTION",
+        group=BEHAVIOUR,
+        help="fraction of /sales requests answered with --error-status (seeded, so repeatable)",
+    )
+    error_status: int = setting(
+        env="SIM_ERROR_STATUS",
+        flag="--error-status",
+        default=503,
+        kind=Integer(minimum=400, maximum=599, description="HTTP error status 400..599"),
+        metavar="STATUS",
+        group=BEHAVIOUR,
+        help="status of simulated errors",
+    )
+    fail_first: int = setting(
+        env="SIM_FAIL_FIRST",
+        flag="--fail-first",
+        default=0,
+        kind=Integer(minimum=0),
+        metavar="K",
+        group=BEHAVIOUR,
+        help="the first K requests for each (date, page) answer --error-status",
+    )
+    rate_limit: int | None = setting(
+        env="SIM_RATE_LIMIT",
+        flag="--rate-limit",
+        default=None,
+        kind=Integer(minimum=1),
+        metavar="N",
+        group=BEHAVIOUR,
+        help="maximum /sales requests per second across all clients, then 429; unset = no limit",
+    )
+    retry_after: int = setting(
+        env="SIM_RETRY_AFTER",
+        flag="--retry-after",
+        default=1,
+        kind=Integer(minimum=0),
+        metavar="SECONDS",
+        group=BEHAVIOUR,
+        help="seconds announced in Retry-After on 429",
+    )
+    retry_after_format: RetryAfterFormat = setting(  # type: ignore[assignment]
+        env="SIM_RETRY_AFTER_FORMAT",
+        flag="--retry-after-format",
+        default="seconds",
+        kind=Choice(RETRY_AFTER_FORMATS),
+        group=BEHAVIOUR,
+        help="Retry-After as delta seconds or as an HTTP date",
+    )
+    invalid_rate: float = setting(
+        env="SIM_INVALID_RATE",
+        flag="--invalid-rate",
+        default=0.0,
+        kind=Number(minimum=0, maximum=1),
+        metavar="FRACTION",
+        group=BEHAVIOUR,
+        help="fraction of records made invalid (wrong types, missing field, impossible date, ...)",
+    )
+    fault: Fault | None = setting(
+        env="SIM_FAULT",
+        flag="--fault",
+        default=None,
+        kind=Choice(FAULTS),
+        group=BEHAVIOUR,  # type: ignore[arg-type]
+        help="reset: cut the body and close the connection; truncate: 200 with cut JSON; "
+        "html: 200 text/html page; slow: wait --slow-seconds first",
+    )
+    fault_pages: frozenset[int] | None = setting(
+        env="SIM_FAULT_PAGES",
+        flag="--fault-pages",
+        default=None,
+        kind=CommaSet(Integer(minimum=1)),
+        metavar="PAGE[,PAGE...]",
+        group=BEHAVIOUR,
+        help="comma-separated pages the fault hits; unset = every page",
+    )
+    fault_first: int | None = setting(
+        env="SIM_FAULT_FIRST",
+        flag="--fault-first",
+        default=None,
+        kind=Integer(minimum=0),
+        metavar="K",
+        group=BEHAVIOUR,
+        help="the fault hits only the first K requests per (date, page); unset = all",
+    )
+    slow_seconds: float = setting(
+        env="SIM_SLOW_SECONDS",
+        flag="--slow-seconds",
+        default=2.0,
+        kind=Number(minimum=0),
+        metavar="SECONDS",
+        group=BEHAVIOUR,
+        help="delay of the slow fault",
+    )
+    endless: bool = setting(
+        env="SIM_ENDLESS",
+        flag="--endless",
+        default=False,
+        kind=Switch(),
+        group=BEHAVIOUR,
+        help="every page exists, never answer 404 past the last page",
+    )
+    revoke_after_page: int | None = setting(
+        env="SIM_REVOKE_AFTER_PAGE",
+        flag="--revoke-after-page",
+        default=None,
+        kind=Integer(minimum=0),
+        metavar="PAGE",
+        group=BEHAVIOUR,
+        help="pages greater than this answer 401, as if the token were revoked mid-run",
+    )
 
     def __post_init__(self) -> None:
-        # Coerce collections so callers may pass sets or lists and the config
-        # still hashes; object.__setattr__ is the documented way for frozen classes.
+        # Coerce collections so callers may pass sets, lists or dates and the config still
+        # hashes; object.__setattr__ is the documented way for frozen classes.
         object.__setattr__(self, "no_sales_dates", _iso_dates(self.no_sales_dates))
         if self.fault_pages is not None:
-            object.__setattr__(self, "fault_pages", _page_set(self.fault_pages))
-        self._validate()
-
-    def _validate(self) -> None:
-        _require_int("seed", self.seed)
-        if not self.token or not self.token.isascii() or not self.token.isprintable():
-            raise ValueError("token must be a non-empty string of printable ASCII characters")
-        if self.token != self.token.strip():
-            raise ValueError("token must not start or end with whitespace")
-        _require_int("records_per_page", self.records_per_page, minimum=1)
-        _require_optional_int("pages", self.pages, minimum=0)
-        _require_non_negative_seconds("latency", self.latency)
-        _require_fraction("error_rate", self.error_rate)
-        _require_int("error_status", self.error_status, minimum=400)
-        if self.error_status > 599:
-            raise ValueError(f"error_status must be an HTTP error status 400..599, got {self.error_status}")
-        _require_int("fail_first", self.fail_first, minimum=0)
-        _require_optional_int("rate_limit", self.rate_limit, minimum=1)
-        _require_int("retry_after", self.retry_after, minimum=0)
-        if self.retry_after_format not in RETRY_AFTER_FORMATS:
-            raise ValueError(
-                f"retry_after_format must be one of {RETRY_AFTER_FORMATS}, got {self.retry_after_format!r}"
-            )
-        _require_fraction("invalid_rate", self.invalid_rate)
-        if self.fault is not None and self.fault not in FAULTS:
-            raise ValueError(f"fault must be None or one of {FAULTS}, got {self.fault!r}")
-        _require_optional_int("fault_first", self.fault_first, minimum=0)
-        _require_non_negative_seconds("slow_seconds", self.slow_seconds)
-        if not isinstance(self.endless, bool):
-            raise ValueError(f"endless must be a bool, got {self.endless!r}")
-        _require_optional_int("revoke_after_page", self.revoke_after_page, minimum=0)
+            object.__setattr__(self, "fault_pages", _frozen(self.fault_pages))
+        check_values(self)
 
     def non_default_knobs(self) -> dict[str, object]:
         """Knobs that differ from the defaults, the token left out (safe to log)."""
@@ -111,64 +244,11 @@ class SimulatorConfig:
         }
 
 
-def _require_int(name: str, value: object, minimum: int | None = None) -> None:
-    # bool is an int subclass; True as a page count is always a mistake.
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+def _iso_dates(values: Iterable[str | datetime.date]) -> object:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        return values  # refused by the check, with the field's name
+    return frozenset(value.isoformat() if isinstance(value, datetime.date) else value for value in values)
 
 
-def _require_optional_int(name: str, value: object, minimum: int) -> None:
-    if value is not None:
-        _require_int(name, value, minimum)
-
-
-def _require_fraction(name: str, value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
-        raise ValueError(f"{name} must be a number between 0 and 1, got {value!r}")
-
-
-def _require_non_negative_seconds(name: str, value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
-
-
-def _iso_dates(values: Iterable[str | datetime.date]) -> frozenset[str]:
-    if isinstance(values, str):
-        raise ValueError("no_sales_dates must be a collection of dates, not a single string")
-    dates = set()
-    for value in values:
-        if isinstance(value, datetime.date):
-            dates.add(value.isoformat())
-        else:
-            dates.add(parse_iso_date(value).isoformat())
-    return frozenset(dates)
-
-
-def _page_set(values: Iterable[int]) -> frozenset[int]:
-    pages = frozenset(values)
-    for page in pages:
-        _require_int("fault_pages entry", page, minimum=1)
-    return pages
-
-
-def parse_iso_date(text: object) -> datetime.date:
-    """Parse a strict YYYY-MM-DD calendar date.
-
-    ``date.fromisoformat`` alone is too lenient on 3.11 (it takes "20220801"
-    and week dates), so the shape is checked first.
-    """
-    if (
-        not isinstance(text, str)
-        or len(text) != 10
-        or text[4] != "-"
-        or text[7] != "-"
-        or not (text[:4] + text[5:7] + text[8:]).isascii()
-        or not (text[:4] + text[5:7] + text[8:]).isdigit()
-    ):
-        raise ValueError(f"{text!r} is not a date in YYYY-MM-DD format")
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a real calendar date") from None
+def _frozen(values: Iterable[int]) -> object:
+    return frozenset(values) if isinstance(values, Iterable) else values

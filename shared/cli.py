@@ -10,26 +10,17 @@ import argparse
 import logging
 import signal
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from shared.config import LOG_FORMATS, LOG_LEVELS, env_choice
 from shared.errors import ConfigError, PipelineError
+from shared.settings import add_arguments, environment_help
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-
-COMMON_ENVIRONMENT = """\
-environment (flags win over the environment, which wins over a .env file in the
-working directory, or the file named by ENV_FILE):
-  BASE_DIR        data root holding raw/, stg/ and quarantine/ (default ./data)
-  DATE            date to process when no flag names one: YYYY-MM-DD or START..END
-                  (default: yesterday, UTC)
-  LOG_LEVEL       DEBUG, INFO, WARNING or ERROR (default INFO)
-  LOG_FORMAT      text or json (default text)
-"""
 
 EXIT_CODES = """\
 exit codes:
@@ -39,36 +30,16 @@ exit codes:
 """
 
 
-def job_parser(module: str, description: str, epilog: str) -> argparse.ArgumentParser:
-    """A job's parser with the date flags; the epilog's layout (environment, exit codes) is kept as written."""
+def job_parser(module: str, description: str, settings_class: type[Any], epilog: str) -> argparse.ArgumentParser:
+    """A job's parser built from its settings; the epilog lists their env variables, then ``epilog`` as written."""
     parser = argparse.ArgumentParser(
         prog=f"python -m {module}",
         description=description,
-        epilog=epilog,
+        epilog=f"{environment_help(settings_class)}\n{epilog}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    add_date_arguments(parser)
+    add_arguments(parser, settings_class)
     return parser
-
-
-def add_date_arguments(parser: argparse.ArgumentParser) -> None:
-    dates = parser.add_argument_group("dates (default: env DATE, else yesterday in UTC)")
-    dates.add_argument("--date", metavar="YYYY-MM-DD", help="process a single date")
-    dates.add_argument("--start", metavar="YYYY-MM-DD", help="first date of an inclusive range")
-    dates.add_argument("--end", metavar="YYYY-MM-DD", help="last date of an inclusive range")
-
-
-def add_logging_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("logging")
-    group.add_argument("--log-level", choices=LOG_LEVELS, type=str.upper, help="default: env LOG_LEVEL, else INFO")
-    group.add_argument("--log-format", choices=LOG_FORMATS, help="default: env LOG_FORMAT, else text")
-
-
-def log_settings(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[str, str]:
-    """(level, format) from flags, else the environment, else INFO/text."""
-    level = args.log_level or env_choice(env, "LOG_LEVEL", LOG_LEVELS, "INFO")
-    fmt = args.log_format or env_choice(env, "LOG_FORMAT", LOG_FORMATS, "text")
-    return level, fmt
 
 
 @dataclass(frozen=True)

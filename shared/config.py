@@ -1,24 +1,77 @@
-"""Environment handling common to both jobs.
+"""The settings both jobs share, and reading the environment.
 
 The environment is read once, at the edge, into a plain mapping: values from a
 ``.env`` file (python-dotenv) with the process environment layered on top, so a
-real environment variable always beats the file. Everything below takes that
-mapping as an argument and never touches ``os.environ``.
+real environment variable always beats the file. ``shared.settings.resolve``
+takes that mapping; nothing below the command line touches ``os.environ``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from dotenv import dotenv_values
 
 from shared.errors import ConfigError
+from shared.settings import Choice, PathKind, Text, setting
 
-DEFAULT_BASE_DIR = "./data"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
+DATES_GROUP = "dates (default: env DATE, else yesterday in UTC)"
+LOGGING_GROUP = "logging"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSettings:
+    """What every job reads: the data root, the dates and logging. Each job's settings extend it."""
+
+    base_dir: Path = setting(
+        env="BASE_DIR", default=Path("./data"), kind=PathKind(), help="data root holding raw/, stg/ and quarantine/"
+    )
+    date: str | None = setting(
+        flag="--date", default=None, kind=Text(), metavar="YYYY-MM-DD", group=DATES_GROUP, help="process a single date"
+    )
+    start: str | None = setting(
+        flag="--start",
+        default=None,
+        kind=Text(),
+        metavar="YYYY-MM-DD",
+        group=DATES_GROUP,
+        help="first date of an inclusive range",
+    )
+    end: str | None = setting(
+        flag="--end",
+        default=None,
+        kind=Text(),
+        metavar="YYYY-MM-DD",
+        group=DATES_GROUP,
+        help="last date of an inclusive range",
+    )
+    dates_env: str | None = setting(
+        env="DATE",
+        default=None,
+        kind=Text(),
+        default_text="yesterday, UTC",
+        help="date to process when no flag names one: YYYY-MM-DD, or START..END for a backfill",
+    )
+    log_level: str = setting(
+        env="LOG_LEVEL",
+        flag="--log-level",
+        default="INFO",
+        kind=Choice(LOG_LEVELS),
+        group=LOGGING_GROUP,
+        help="how much to log",
+    )
+    log_format: str = setting(
+        env="LOG_FORMAT",
+        flag="--log-format",
+        default="text",
+        kind=Choice(LOG_FORMATS),
+        group=LOGGING_GROUP,
+        help="text for people, json (one object per line) for log collectors",
+    )
 
 
 def load_environment(env_file: str | os.PathLike[str] | None = None) -> dict[str, str]:
@@ -28,65 +81,20 @@ def load_environment(env_file: str | os.PathLike[str] | None = None) -> dict[str
     return {**from_file, **os.environ}
 
 
-def env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    """An integer setting, or ``ConfigError`` naming the variable and the bad value."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a whole number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={value} is below the minimum of {minimum}")
-    return value
-
-
-def env_float(env: Mapping[str, str], name: str, default: float) -> float:
-    """A positive number setting, or ``ConfigError`` naming the variable."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if not value > 0:
-        raise ConfigError(f"{name}={raw} must be greater than 0")
-    return value
-
-
-def env_choice(env: Mapping[str, str], name: str, choices: tuple[str, ...], default: str) -> str:
-    """A setting restricted to ``choices`` (compared case-insensitively)."""
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    for choice in choices:
-        if raw.lower() == choice.lower():
-            return choice
-    raise ConfigError(f"{name}={raw!r} is not one of {', '.join(choices)}")
-
-
-def base_dir(env: Mapping[str, str]) -> Path:
-    """The data root that holds the raw, stg and quarantine zones."""
-    return Path(env.get("BASE_DIR", "").strip() or DEFAULT_BASE_DIR)
-
-
-def read_token(env: Mapping[str, str]) -> str:
+def read_token(token: str | None, token_file: Path | None) -> str:
     """The API token from ``AUTH_TOKEN_FILE`` (a Docker secret) or else ``AUTH_TOKEN``.
 
     The token's value never appears in an error message.
     """
-    token_file = env.get("AUTH_TOKEN_FILE", "").strip()
     if token_file:
         try:
-            token = Path(token_file).read_text(encoding="utf-8").strip()
+            from_file = token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise ConfigError(f"cannot read AUTH_TOKEN_FILE {token_file}: {exc.strerror}") from None
-        if not token:
+        if not from_file:
             raise ConfigError(f"AUTH_TOKEN_FILE {token_file} is empty")
-        return _header_safe(token, f"AUTH_TOKEN_FILE {token_file}")
-    token = env.get("AUTH_TOKEN", "").strip()
+        return _header_safe(from_file, f"AUTH_TOKEN_FILE {token_file}")
+    token = (token or "").strip()
     if not token:
         raise ConfigError("no API token: set AUTH_TOKEN or AUTH_TOKEN_FILE")
     return _header_safe(token, "AUTH_TOKEN")

@@ -12,17 +12,30 @@ from datetime import date, datetime, timedelta, timezone
 
 from shared.errors import ConfigError
 
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")  # ASCII digits only, unlike \d
+
+
+def strict_date(text: object) -> date:
+    """A real ``YYYY-MM-DD`` calendar date, or ``ValueError`` saying why.
+
+    ``date.fromisoformat`` alone is too lenient on 3.11 (it takes "20220801" and
+    week dates), so the shape is checked first. The one strict date check of the
+    project: the jobs, the validation of records and the simulator use it.
+    """
+    if not isinstance(text, str) or not _ISO_DATE.fullmatch(text):
+        raise ValueError(f"invalid date {text!r}: expected YYYY-MM-DD")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"invalid date {text!r}: {exc}") from None
 
 
 def parse_date(text: str) -> date:
     """Parse a strict ``YYYY-MM-DD`` date or raise ``ConfigError`` saying why."""
-    if not _ISO_DATE.fullmatch(text):
-        raise ConfigError(f"invalid date {text!r}: expected YYYY-MM-DD")
     try:
-        return date.fromisoformat(text)
+        return strict_date(text)
     except ValueError as exc:
-        raise ConfigError(f"invalid date {text!r}: {exc}") from exc
+        raise ConfigError(str(exc)) from None
 
 
 def date_range(start: date, end: date) -> list[date]:

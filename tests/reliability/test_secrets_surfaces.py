@@ -111,9 +111,9 @@ def test_the_token_appears_in_no_file_log_line_or_message(
 
 
 SETTINGS_DUMP = (
-    "from extract_job.cli import build_parser; from extract_job.settings import resolve_settings; "
-    "from shared.config import load_environment; "
-    "s = resolve_settings(build_parser().parse_args([]), load_environment()); print(repr(s)); print(s)"
+    "from extract_job.cli import build_parser; from extract_job.settings import ExtractSettings; "
+    "from shared.config import load_environment; from shared.settings import resolve; "
+    "s = resolve(ExtractSettings, build_parser().parse_args([]), load_environment()); print(repr(s)); print(s)"
 )
 
 

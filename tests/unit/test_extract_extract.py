@@ -50,14 +50,14 @@ def test_every_page_and_the_manifest(tmp_path: Path, concurrency: int) -> None:
     target = tmp_path / "raw" / "sales" / DAY.isoformat()
     client = FakeClient(5)
     summary = extract_date(DAY, target, client, SOURCE, concurrency, max_pages=100)  # type: ignore[arg-type]
-    assert (summary.pages, summary.records) == (5, 10)
+    assert (summary["pages"], summary["records"]) == (5, 10)
     names = [page_file_name(DAY, n) for n in range(1, 6)]
     assert sorted(p.name for p in target.iterdir()) == sorted([*names, SUCCESS_FILE])
     for n, name in enumerate(names, start=1):
         assert (target / name).read_bytes() == body(n)
     manifest = verify_partition(target)
     assert manifest["pages"] == 5 and manifest["records"] == 10
-    assert manifest["bytes"] == sum(len(body(n)) for n in range(1, 6)) == summary.bytes
+    assert manifest["bytes"] == sum(len(body(n)) for n in range(1, 6)) == summary["bytes"]
     assert [f["name"] for f in manifest["files"]] == names, "files listed in page order"
     assert manifest["files"][0]["sha256"] == sha256_hex(body(1))
     assert (manifest["date"], manifest["dataset"], manifest["zone"], manifest["source"], manifest["tool"]) == (
@@ -81,7 +81,7 @@ def test_page_file_names_sort_naturally_in_the_manifest(tmp_path: Path) -> None:
 
 def test_no_sales_gives_a_manifest_only_partition(tmp_path: Path) -> None:
     summary = extract_date(DAY, tmp_path / "d", FakeClient(0), SOURCE, 4, 100)  # type: ignore[arg-type]
-    assert summary.pages == 0
+    assert summary["pages"] == 0
     assert [p.name for p in (tmp_path / "d").iterdir()] == [SUCCESS_FILE]
     manifest = verify_partition(tmp_path / "d")
     assert (manifest["pages"], manifest["records"], manifest["bytes"], manifest["files"]) == (0, 0, 0, [])

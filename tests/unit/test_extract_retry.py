@@ -8,6 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from extract_job.retry import RetryPolicy, parse_retry_after
+from extract_job.settings import ExtractSettings
+from shared.settings import resolve
 
 NOW = datetime(2026, 11, 25, 18, 0, 0, tzinfo=timezone.utc)
 
@@ -81,8 +83,9 @@ def test_retry_after_wins_over_backoff(retry_after: float, expected: float) -> N
         assert POLICY.delay(attempt, retry_after, random.Random(0)) == expected
 
 
-def test_defaults_are_bounded() -> None:
-    policy = RetryPolicy()
+def test_the_default_settings_are_bounded() -> None:
+    defaults = resolve(ExtractSettings, None, {"SALES_API_URL": "http://127.0.0.1:1/sales", "AUTH_TOKEN": "t"})
+    policy = RetryPolicy(defaults.max_attempts, defaults.backoff, defaults.max_backoff, defaults.max_retry_after)
     assert policy.max_attempts == 5
     assert policy.delay(100, None, random.Random(0)) <= policy.max_delay
     assert policy.delay(1, 10**9, random.Random(0)) == policy.max_retry_after

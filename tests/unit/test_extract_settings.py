@@ -7,24 +7,17 @@ from pathlib import Path
 import pytest
 
 from extract_job.cli import build_parser
-from extract_job.settings import (
-    DEFAULT_BACKOFF,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_ATTEMPTS,
-    DEFAULT_MAX_PAGES,
-    public_url,
-    resolve_settings,
-    validate_api_url,
-)
+from extract_job.settings import ExtractSettings, public_url, validate_api_url
 from shared.errors import ConfigError
+from shared.settings import resolve as resolve_settings
 
 TOKEN = "settings-token-77aa"
 BASE_ENV = {"SALES_API_URL": "http://127.0.0.1:8081/sales", "AUTH_TOKEN": TOKEN}
 
 
-def resolve(argv: list[str] | None = None, **env: str):
+def resolve(argv: list[str] | None = None, **env: str) -> ExtractSettings:
     args = build_parser().parse_args(argv or [])
-    return resolve_settings(args, {**BASE_ENV, **env})
+    return resolve_settings(ExtractSettings, args, {**BASE_ENV, **env})
 
 
 @pytest.mark.parametrize(
@@ -87,12 +80,9 @@ def test_defaults() -> None:
     assert settings.token == TOKEN
     assert settings.base_dir == Path("./data")
     assert settings.raw_dir is None
-    assert (settings.concurrency, settings.max_attempts, settings.max_pages) == (
-        DEFAULT_CONCURRENCY,
-        DEFAULT_MAX_ATTEMPTS,
-        DEFAULT_MAX_PAGES,
-    )
-    assert settings.backoff == DEFAULT_BACKOFF
+    assert (settings.concurrency, settings.max_attempts, settings.max_pages) == (4, 5, 10_000)
+    assert (settings.read_timeout, settings.connect_timeout, settings.backoff) == (30.0, 5.0, 0.5)
+    assert (settings.max_backoff, settings.max_retry_after) == (30.0, 300.0)
     assert settings.missing_only is False
 
 
@@ -160,7 +150,7 @@ def test_raw_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         pytest.param(
             [],
             {"EXTRACT_CONCURRENCY": "0"},
-            "EXTRACT_CONCURRENCY=0 is below the minimum of 1",
+            "EXTRACT_CONCURRENCY=0 must be at least 1",
             id="concurrency-env-zero",
         ),
         pytest.param(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from datetime import date
 
 import pytest
 
-from shared.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Outcome, attempt, log_settings, report, run_main
+from shared.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, Outcome, attempt, report, run_main
 from shared.errors import ApiError, ConfigError, PartitionError
 
 DAY = date(2026, 11, 24)
@@ -87,21 +86,3 @@ def test_report(statuses: list[str], code: int, stderr_lines: list[str], capsys:
 def test_run_main(body, code: int, stderr: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_main("tool", body) == code
     assert capsys.readouterr().err == stderr
-
-
-@pytest.mark.parametrize(
-    ("flags", "env", "expected"),
-    [
-        pytest.param((None, None), {}, ("INFO", "text"), id="defaults"),
-        pytest.param((None, None), {"LOG_LEVEL": "debug", "LOG_FORMAT": "JSON"}, ("DEBUG", "json"), id="env"),
-        pytest.param(("ERROR", "text"), {"LOG_LEVEL": "debug", "LOG_FORMAT": "json"}, ("ERROR", "text"), id="flags"),
-    ],
-)
-def test_log_settings(flags: tuple[str | None, str | None], env: dict[str, str], expected: tuple[str, str]) -> None:
-    args = argparse.Namespace(log_level=flags[0], log_format=flags[1])
-    assert log_settings(args, env) == expected
-
-
-def test_log_settings_rejects_a_bad_env_value() -> None:
-    with pytest.raises(ConfigError, match="LOG_FORMAT='xml'"):
-        log_settings(argparse.Namespace(log_level=None, log_format=None), {"LOG_FORMAT": "xml"})

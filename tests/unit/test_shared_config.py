@@ -1,4 +1,4 @@
-"""``shared.config``: the token, numeric and choice settings, and the .env layering."""
+"""``shared.config``: the token and the .env layering."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from shared.config import base_dir, env_choice, env_float, env_int, load_environment, read_token
+from shared.config import load_environment, read_token
 from shared.errors import ConfigError
 
 TOKEN = "config-token-9b2e"
+
+
+def token_from(env: dict[str, str]) -> str:
+    """``read_token`` as the extract settings call it, from the two variables."""
+    token_file = env.get("AUTH_TOKEN_FILE", "").strip()
+    return read_token(env.get("AUTH_TOKEN"), Path(token_file) if token_file else None)
 
 
 @pytest.mark.parametrize(
@@ -28,7 +34,7 @@ def test_read_token(tmp_path: Path, env: dict[str, str], file_text: str | None, 
         secret = tmp_path / "token"
         secret.write_text(file_text, encoding="utf-8")
         env = {**env, "AUTH_TOKEN_FILE": str(secret)}
-    assert read_token(env) == expected
+    assert token_from(env) == expected
 
 
 @pytest.mark.parametrize(
@@ -52,7 +58,7 @@ def test_read_token_errors(tmp_path: Path, env: dict[str, str], file_text: str |
         secret.write_text(file_text, encoding="utf-8")
         env = {**env, "AUTH_TOKEN_FILE": str(secret)}
     with pytest.raises(ConfigError, match=message) as caught:
-        read_token(env)
+        token_from(env)
     for part in ("abc", "def", TOKEN):
         assert part not in str(caught.value), "the token never appears in an error"
 
@@ -60,91 +66,9 @@ def test_read_token_errors(tmp_path: Path, env: dict[str, str], file_text: str |
 def test_unreadable_token_file(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     with pytest.raises(ConfigError, match=f"cannot read AUTH_TOKEN_FILE {missing}: No such file or directory"):
-        read_token({"AUTH_TOKEN_FILE": str(missing), "AUTH_TOKEN": TOKEN})
+        token_from({"AUTH_TOKEN_FILE": str(missing), "AUTH_TOKEN": TOKEN})
     with pytest.raises(ConfigError, match="Is a directory"):
-        read_token({"AUTH_TOKEN_FILE": str(tmp_path)})
-
-
-@pytest.mark.parametrize(
-    ("raw", "minimum", "expected"),
-    [
-        pytest.param(None, 1, 4, id="unset-default"),
-        pytest.param("", 1, 4, id="empty-default"),
-        pytest.param("  ", 1, 4, id="blank-default"),
-        pytest.param("8", 1, 8, id="value"),
-        pytest.param(" 12 ", 1, 12, id="value-with-blanks"),
-        pytest.param("1", 1, 1, id="at-minimum"),
-        pytest.param("0", 0, 0, id="zero-allowed-by-minimum"),
-    ],
-)
-def test_env_int(raw: str | None, minimum: int, expected: int) -> None:
-    env = {} if raw is None else {"N": raw}
-    assert env_int(env, "N", 4, minimum=minimum) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        pytest.param("four", "N='four' is not a whole number", id="word"),
-        pytest.param("2.5", "N='2.5' is not a whole number", id="fraction"),
-        pytest.param("1e3", "N='1e3' is not a whole number", id="exponent"),
-        pytest.param("0", "N=0 is below the minimum of 1", id="zero"),
-        pytest.param("-3", "N=-3 is below the minimum of 1", id="negative"),
-    ],
-)
-def test_env_int_errors(raw: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        env_int({"N": raw}, "N", 4)
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        pytest.param(None, 2.5, id="unset"),
-        pytest.param("0.25", 0.25, id="fraction"),
-        pytest.param("3", 3.0, id="integer"),
-    ],
-)
-def test_env_float(raw: str | None, expected: float) -> None:
-    assert env_float({} if raw is None else {"T": raw}, "T", 2.5) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        pytest.param("soon", "T='soon' is not a number", id="word"),
-        pytest.param("0", "T=0 must be greater than 0", id="zero"),
-        pytest.param("-1", "T=-1 must be greater than 0", id="negative"),
-        pytest.param("nan", "T=nan must be greater than 0", id="nan"),
-    ],
-)
-def test_env_float_errors(raw: str, message: str) -> None:
-    with pytest.raises(ConfigError, match=message):
-        env_float({"T": raw}, "T", 2.5)
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        pytest.param(None, "INFO", id="unset"),
-        pytest.param("debug", "DEBUG", id="lowercase"),
-        pytest.param(" Warning ", "WARNING", id="mixed-case-blanks"),
-    ],
-)
-def test_env_choice(raw: str | None, expected: str) -> None:
-    levels = ("DEBUG", "INFO", "WARNING", "ERROR")
-    assert env_choice({} if raw is None else {"LOG_LEVEL": raw}, "LOG_LEVEL", levels, "INFO") == expected
-
-
-def test_env_choice_error() -> None:
-    with pytest.raises(ConfigError, match="LOG_LEVEL='loud' is not one of DEBUG, INFO"):
-        env_choice({"LOG_LEVEL": "loud"}, "LOG_LEVEL", ("DEBUG", "INFO"), "INFO")
-
-
-def test_base_dir() -> None:
-    assert base_dir({}) == Path("./data")
-    assert base_dir({"BASE_DIR": " "}) == Path("./data")
-    assert base_dir({"BASE_DIR": "/srv/sales"}) == Path("/srv/sales")
+        token_from({"AUTH_TOKEN_FILE": str(tmp_path)})
 
 
 def test_load_environment_layers_process_env_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -23,6 +23,7 @@ import requests
 from sales_api_sim import RunningSimulator, SimulatorConfig, cli, data, running
 from sales_api_sim.config import RetryAfterFormat
 from sales_api_sim.faults import RateLimiter
+from shared.settings import specs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAY = "2022-08-09"
@@ -644,9 +645,10 @@ def test_cli_help_exits_0_and_names_every_env_var() -> None:
     )
 
     assert result.returncode == 0
-    for option in cli.SERVER_OPTIONS + cli.KNOB_OPTIONS:
-        assert option.flag in result.stdout and option.env in result.stdout
-    assert "--endless" in result.stdout and "SIM_ENDLESS" in result.stdout
+    declared = [spec for settings_class in cli.SETTINGS for spec in specs(settings_class)]
+    assert len(declared) == 22
+    for spec in declared:
+        assert f"{spec.flag} " in result.stdout and f"env {spec.env};" in result.stdout
 
 
 class LineCollector:
