@@ -82,7 +82,8 @@ RUN /opt/build-tools/bin/pip wheel --quiet --no-deps --no-build-isolation --whee
 
 # Simulator: the same on top of its own dependencies.
 FROM deps-sales-api AS build-sales-api
-# The simulator imports nothing from the jobs.
+# The simulator imports nothing from the jobs; from shared/ only the settings machinery and the date check.
+COPY shared/ shared/
 COPY sales_api_sim/ sales_api_sim/
 # Same install as the extract image.
 RUN /opt/build-tools/bin/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \

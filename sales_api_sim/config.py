@@ -72,7 +72,7 @@ class SimulatorConfig:
         secret=True,
         group=BEHAVIOUR,
         default_text=DEFAULT_TOKEN,
-        help="token expected as the whole Authorization header value (never logged)",
+        help="token expected as the whole Authorization header value",
     )
     records_per_page: int = setting(
         env="SIM_RECORDS_PER_PAGE",

@@ -21,6 +21,7 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 DATES_GROUP = "dates (default: env DATE, else yesterday in UTC)"
 LOGGING_GROUP = "logging"
+DAY = "YYYY-MM-DD"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -28,15 +29,24 @@ class JobSettings:
     """What every job reads: the data root, the dates and logging. Each job's settings extend it."""
 
     base_dir: Path = setting(
-        env="BASE_DIR", default=Path("./data"), kind=PathKind(), help="data root holding raw/, stg/ and quarantine/"
+        env="BASE_DIR",
+        default=Path("./data"),
+        kind=PathKind(),
+        default_text="./data",
+        help="data root holding raw/, stg/ and quarantine/",
     )
     date: str | None = setting(
-        flag="--date", default=None, kind=Text(), metavar="YYYY-MM-DD", group=DATES_GROUP, help="process a single date"
+        flag="--date",
+        default=None,
+        kind=Text(description=DAY),
+        metavar="YYYY-MM-DD",
+        group=DATES_GROUP,
+        help="process a single date",
     )
     start: str | None = setting(
         flag="--start",
         default=None,
-        kind=Text(),
+        kind=Text(description=DAY),
         metavar="YYYY-MM-DD",
         group=DATES_GROUP,
         help="first date of an inclusive range",
@@ -44,7 +54,7 @@ class JobSettings:
     end: str | None = setting(
         flag="--end",
         default=None,
-        kind=Text(),
+        kind=Text(description=DAY),
         metavar="YYYY-MM-DD",
         group=DATES_GROUP,
         help="last date of an inclusive range",
@@ -52,7 +62,7 @@ class JobSettings:
     dates_env: str | None = setting(
         env="DATE",
         default=None,
-        kind=Text(),
+        kind=Text(description=f"{DAY} or START..END"),
         default_text="yesterday, UTC",
         help="date to process when no flag names one: YYYY-MM-DD, or START..END for a backfill",
     )
