@@ -30,12 +30,8 @@ def may_hold_surrogates(text: str) -> bool:
     return "\\ud" in text or "\\uD" in text
 
 
-def parse_page(path: Path, data: bytes) -> list[Any]:
-    """A page file's records; raises ``PartitionError`` naming the file and what is wrong."""
-    return _parse(path, data)[0]
-
-
-def _parse(path: Path, data: bytes) -> tuple[list[Any], bool]:
+def parse_page(path: Path, data: bytes) -> tuple[list[Any], bool]:
+    """A page file's records and whether they are surrogate-free; ``PartitionError`` names the file and the fault."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -64,5 +60,5 @@ def iter_pages(partition: Path, manifest: dict[str, Any]) -> Iterator[RawPage]:
         except OSError as exc:
             raise PartitionError(f"{path}: cannot read: {exc.strerror}") from None
         check_digest(partition, entry, data)
-        records, surrogate_free = _parse(path, data)
+        records, surrogate_free = parse_page(path, data)
         yield RawPage(entry.name, records, surrogate_free)

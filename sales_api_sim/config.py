@@ -155,7 +155,7 @@ class SimulatorConfig:
         group=BEHAVIOUR,
         help="seconds announced in Retry-After on 429",
     )
-    retry_after_format: RetryAfterFormat = setting(  # type: ignore[assignment]
+    retry_after_format: RetryAfterFormat = setting(
         env="SIM_RETRY_AFTER_FORMAT",
         flag="--retry-after-format",
         default="seconds",
@@ -177,7 +177,7 @@ class SimulatorConfig:
         flag="--fault",
         default=None,
         kind=Choice(FAULTS),
-        group=BEHAVIOUR,  # type: ignore[arg-type]
+        group=BEHAVIOUR,
         help="reset: cut the body and close the connection; truncate: 200 with cut JSON; "
         "html: 200 text/html page; slow: wait --slow-seconds first",
     )

@@ -166,7 +166,7 @@ class Choice(Kind[str]):
     def check(self, value: object) -> str:
         if value not in self.options:
             raise Invalid(f"is not one of {', '.join(self.options)}", quote=True)
-        return cast(str, value)
+        return value
 
 
 class Switch(Kind[bool]):
@@ -270,15 +270,18 @@ def setting(
     *,
     kind: Kind[T],
     help: str,
-    default: T = REQUIRED,
+    default: T | None = REQUIRED,
     env: str | None = None,
     flag: str | None = None,
     metavar: str | None = None,
     group: str | None = None,
     secret: bool = False,
     default_text: str | None = None,
-) -> T:
-    """Declare a dataclass field as a setting; ``default_text`` describes a default computed at run time."""
+) -> Any:
+    """Declare a dataclass field as a setting; ``default_text`` describes a default computed at run time.
+
+    Returns a ``dataclasses.field``, so the field's annotation stays its type (``Path | None``, a ``Literal``).
+    """
     if env is None and flag is None:
         raise TypeError("a setting needs an env name, a flag or both")
     declared = {
@@ -294,8 +297,8 @@ def setting(
     }
     metadata = {_METADATA_KEY: declared}
     if default is REQUIRED:
-        return cast(T, dataclasses.field(repr=not secret, metadata=metadata))
-    return cast(T, dataclasses.field(default=default, repr=not secret, metadata=metadata))
+        return dataclasses.field(repr=not secret, metadata=metadata)
+    return dataclasses.field(default=default, repr=not secret, metadata=metadata)
 
 
 def specs(settings_class: type[Any]) -> list[Spec[Any]]:

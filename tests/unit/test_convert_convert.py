@@ -21,7 +21,6 @@ from shared.manifest import (
     entries_as_json,
     manifest_bytes,
     new_run_id,
-    sha256_file,
     sha256_hex,
     verify_partition,
 )
@@ -159,7 +158,12 @@ def test_staging_manifest_describes_the_run(targets: Targets) -> None:
     assert manifest["schema_fingerprint"] == schema_fingerprint()
     assert manifest["codec"] == "null"
     assert manifest["files"] == [
-        {"name": avro_path.name, "records": 3, "bytes": avro_path.stat().st_size, "sha256": sha256_file(avro_path)}
+        {
+            "name": avro_path.name,
+            "records": 3,
+            "bytes": avro_path.stat().st_size,
+            "sha256": sha256_hex(avro_path.read_bytes()),
+        }
     ]
     assert manifest["tool"] == "convert_job"
     assert manifest["run_id"] != raw_manifest["run_id"]

@@ -17,7 +17,6 @@ from shared.manifest import (
     manifest_bytes,
     new_run_id,
     read_manifest,
-    sha256_file,
     sha256_hex,
     tool_version,
     utc_now,
@@ -164,13 +163,6 @@ def test_read_manifest_does_not_check_files(partition: Path) -> None:
 
 def test_digests() -> None:
     assert sha256_hex(b"abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-
-
-def test_sha256_file_matches_in_memory_digest(tmp_path: Path) -> None:
-    path = tmp_path / "big"
-    data = bytes(range(256)) * 5000
-    path.write_bytes(data)
-    assert sha256_file(path, chunk_size=1000) == sha256_hex(data)
 
 
 def test_manifest_bytes_is_readable_utf8_json() -> None:
