@@ -57,6 +57,7 @@ class ExtractSettings(JobSettings):
         env="AUTH_TOKEN_FILE",
         default=None,
         kind=PathKind(),
+        secret=True,  # only where the token is, but kept out of reprs with it
         help="file holding the API token (a Docker secret); wins over AUTH_TOKEN",
     )
     raw_dir: Path | None = setting(

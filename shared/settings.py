@@ -17,7 +17,8 @@ A program's settings are a frozen dataclass whose fields are declared with ``set
 Everything else is derived from those declarations:
 
 - ``add_arguments(parser, ExtractSettings)`` adds every flag, its help naming the env variable and the default;
-- ``resolve(ExtractSettings, args, env)`` builds the settings: a flag wins over the environment, which wins over
+- ``resolve(ExtractSettings, args, env)`` builds the settings (a flag that does not convert, "--concurrency x",
+  is already an argparse usage error; the rest is checked here): a flag wins over the environment, which wins over
   the default (``env`` is ``shared.config.load_environment()``: the process environment over a ``.env`` file).
   Blank values count as unset, so compose can pass a variable through without changing anything. A bad value
   raises ``ConfigError`` naming the flag or variable (and the variable's value, unless the setting is secret);
@@ -326,7 +327,21 @@ def add_arguments(parser: argparse.ArgumentParser, settings_class: type[Any]) ->
         if isinstance(spec.kind, Switch):
             target.add_argument(spec.flag, dest=spec.name, action="store_true", default=None, help=_flag_help(spec))
         else:
-            target.add_argument(spec.flag, dest=spec.name, metavar=_metavar(spec), help=_flag_help(spec))
+            target.add_argument(
+                spec.flag, dest=spec.name, type=_converter(spec.kind), metavar=_metavar(spec), help=_flag_help(spec)
+            )
+
+
+def _converter(kind: Kind[Any]) -> Callable[[str], object]:
+    """argparse's ``type``: text that does not even convert is a usage error; ``resolve`` checks the value."""
+
+    def convert(text: str) -> object:
+        try:
+            return kind.convert(text.strip())
+        except Invalid as exc:
+            raise argparse.ArgumentTypeError(f"{text!r} {exc.problem}") from None
+
+    return convert
 
 
 def _metavar(spec: Spec[Any]) -> str | None:
@@ -346,12 +361,12 @@ def resolve(settings_class: type[S], args: argparse.Namespace | None, env: Mappi
     """The settings from flags (``args``), else ``env``, else the defaults; ``ConfigError`` for a bad value."""
     values: dict[str, Any] = {}
     for spec in specs(settings_class):
-        flag_text = getattr(args, spec.name, None) if spec.flag and args is not None else None
+        flag_value = getattr(args, spec.name, None) if spec.flag and args is not None else None
         env_text = env.get(spec.env, "").strip() if spec.env else ""
-        if flag_text is not None:
-            values[spec.name] = True if flag_text is True else _parse(spec, str(flag_text), spec.flag or "")
+        if flag_value is not None:
+            values[spec.name] = _check(spec, flag_value, spec.flag or "")
         elif env_text:
-            values[spec.name] = _parse(spec, env_text, spec.env or "", show_value=True)
+            values[spec.name] = _parse(spec, env_text, spec.env or "")
         elif spec.required:
             raise ConfigError(f"{spec.env or spec.flag} is not set ({spec.help})")
         else:
@@ -362,11 +377,18 @@ def resolve(settings_class: type[S], args: argparse.Namespace | None, env: Mappi
         raise ConfigError(str(exc)) from None
 
 
-def _parse(spec: Spec[T], text: str, source: str, show_value: bool = False) -> T:
+def _check(spec: Spec[T], value: object, flag: str) -> T:
+    try:
+        return spec.kind.check(value)
+    except Invalid as exc:
+        raise ConfigError(f"{flag} {exc.problem}") from None
+
+
+def _parse(spec: Spec[T], text: str, source: str) -> T:
     try:
         return spec.kind.parse(text)
     except Invalid as exc:
-        if not show_value or spec.secret:
+        if spec.secret:
             raise ConfigError(f"{source} {exc.problem}") from None
         shown = repr(text) if exc.quote else text
         raise ConfigError(f"{source}={shown} {exc.problem}") from None

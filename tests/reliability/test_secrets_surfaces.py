@@ -133,7 +133,7 @@ def test_the_settings_repr_hides_the_token(tmp_path: Path, source: str) -> None:
     )
 
     assert done.returncode == 0, done.stderr
-    assert "ExtractSettings(api_url='http://127.0.0.1:9/sales'" in done.stdout
+    assert done.stdout.startswith("ExtractSettings(") and "api_url='http://127.0.0.1:9/sales'" in done.stdout
     assert "token" not in done.stdout and SECRET not in done.stdout
 
 
