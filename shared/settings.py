@@ -40,6 +40,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,6 +354,8 @@ def _metavar(spec: Spec[Any]) -> str | None:
 
 
 def _flag_help(spec: Spec[Any]) -> str:
+    if not spec.env and spec.default_text is None and spec.default in (None, False):
+        return spec.help.replace("%", "%%")  # a plain flag: absent means off
     where = f"env {spec.env}; " if spec.env else ""
     return f"{spec.help} ({where}default {spec.shown_default()})".replace("%", "%%")
 
@@ -419,5 +422,6 @@ def environment_help(settings_class: type[Any]) -> str:
     for spec in specs(settings_class):
         if spec.env:
             flag = f"; flag {spec.flag}" if spec.flag else ""
-            lines.append(f"  {spec.env:<26} {spec.help} (default {spec.shown_default()}{flag})")
+            text = f"{spec.help} (default {spec.shown_default()}{flag})"
+            lines += textwrap.wrap(text, 80, initial_indent=f"  {spec.env:<24} ", subsequent_indent=" " * 27)
     return "\n".join(lines) + "\n"
