@@ -27,6 +27,7 @@ from shared.manifest import (
     read_manifest,
     utc_now,
 )
+from shared.outcomes import Status
 from shared.partition import PartitionWriter, clean_leftovers, remove_partition
 from shared.zones import STAGING
 
@@ -127,8 +128,8 @@ def is_up_to_date(staging: Path, raw_run_id: str, codec: str) -> bool:
     )
 
 
-def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: float, force: bool = False) -> str:
-    """Convert ``day``; returns "done", or "skipped" when staging is already up to date.
+def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: float, force: bool = False) -> Status:
+    """Convert ``day``; returns DONE, or SKIPPED when staging is already up to date.
 
     Raises ``PartitionError`` for a missing, partial or altered raw partition and
     ``DataError`` when too many records are invalid; staging is untouched in both cases.
@@ -141,7 +142,7 @@ def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: flo
         clean_leftovers(targets.staging)
         clean_leftovers(targets.quarantine)
         log.info("%s: up to date (raw run %s), nothing to do", day, raw_run_id)
-        return "skipped"
+        return Status.SKIPPED
 
     started, clock, run_id = utc_now(), time.monotonic(), new_run_id()
     tally = Tally()
@@ -187,7 +188,7 @@ def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: flo
             "run_id": run_id,
         },
     )
-    return "done"
+    return Status.DONE
 
 
 def _publish_quarantine(writer: PartitionWriter, target: Path, tally: Tally) -> None:

@@ -11,7 +11,7 @@ from extract_job.client import SalesApiClient, Timeouts, make_session
 from extract_job.extract import extract_date, is_complete
 from extract_job.retry import RetryPolicy
 from extract_job.settings import ExtractSettings, public_url
-from shared.cli import EXIT_CODES, attempt, job_parser, report, run_main
+from shared.cli import EXIT_CODES, Status, attempt, job_parser, report, run_main
 from shared.config import load_environment
 from shared.dates import select_dates
 from shared.errors import ConfigError
@@ -69,14 +69,14 @@ def _run(argv: list[str] | None) -> int:
     return report(TOOL, outcomes, log)
 
 
-def _extract_one(day: date, settings: ExtractSettings, client: SalesApiClient) -> str:
+def _extract_one(day: date, settings: ExtractSettings, client: SalesApiClient) -> Status:
     partition = settings.raw_dir or partition_dir(settings.base_dir, RAW, day)
     if settings.missing_only and is_complete(partition):
         clean_leftovers(partition)  # what a run killed after its swap left behind; no writer will run to remove it
         log.info("%s: already complete, skipped (--missing-only)", day)
-        return "skipped"
+        return Status.SKIPPED
     extract_date(day, partition, client, public_url(settings.api_url), settings.concurrency, settings.max_pages)
-    return "done"
+    return Status.DONE
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -98,6 +98,7 @@ class SalesApiClient:
                 delay = self._policy.delay(attempt, failure.retry_after, self._rng)
                 log.warning("%s %s; attempt %d of %d, retrying in %.2fs", day, failure, attempt, attempts, delay)
                 self._sleep(delay)
+        # Plain ApiError (exit 1: a later run may succeed), not RetriableApiError: nothing retries it again here.
         raise ApiError(f"page {page}: gave up after {attempts} attempts; last error: {failure}")
 
     def _get(self, day: date, page: int) -> Page | None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from extract_job.classify import Page
-from shared.errors import ApiError
+from shared.errors import FatalApiError
 
 
 class Paginator:
@@ -37,7 +37,7 @@ class Paginator:
         if first_error is not None and (self.end is None or first_error < self.end):
             raise self.errors[first_error]
         if self.end is None:
-            raise ApiError(
+            raise FatalApiError(
                 f"the API still had pages after {self.max_pages}; stopping (raise --max-pages if that is real)"
             )
         return self.end - 1

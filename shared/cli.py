@@ -1,7 +1,8 @@
 """Command-line plumbing both jobs share: common flags, per-date outcomes, exit codes.
 
-Exit codes: 0 every date succeeded; 2 usage or configuration error (nothing
-written); 1 any other failure, with one line per failed date on stderr.
+The exit codes are the contract in ``shared/errors.py`` (and README, "Exit codes"):
+each failed date carries its error's code, and the run exits with the most
+serious one (see ``worst``).
 """
 
 from __future__ import annotations
@@ -11,22 +12,36 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from shared.errors import ConfigError, PipelineError
+from shared.errors import (
+    EXIT_OK,
+    EXIT_PERMANENT,
+    EXIT_RETRY,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_USAGE,
+    ConfigError,
+    PipelineError,
+)
+from shared.outcomes import Outcome, Status, worst
 from shared.settings import add_arguments, environment_help
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+__all__ = ["Outcome", "Status", "worst"]  # re-exported: the jobs' CLIs take them from here
 
-EXIT_CODES = """\
-exit codes:
-  0  every date succeeded (or was skipped as already done)
-  1  at least one date failed; one line per failed date on stderr
-  2  usage or configuration error; nothing was written
+EXIT_CODES = f"""\
+exit codes (when dates fail differently, the most serious wins: {EXIT_SIGINT} or {EXIT_SIGTERM},
+then {EXIT_PERMANENT}, then {EXIT_RETRY}):
+  {EXIT_OK}    every date succeeded or was skipped as already done
+  {EXIT_RETRY}    a date failed in a way a later retry may fix (network, timeouts, 5xx/429
+       after the last attempt, disk full); one line per failed date on stderr
+  {EXIT_USAGE}    usage or configuration error, found before any work; nothing was written
+  {EXIT_PERMANENT}    a date failed in a way no retry fixes until someone changes something
+       (token rejected, wrong URL, inconsistent API, raw partition missing, partial
+       or altered, too many invalid records); one line per failed date on stderr
+  {EXIT_SIGINT}  interrupted (SIGINT, Ctrl-C)
+  {EXIT_SIGTERM}  stopped (SIGTERM, docker stop)
 """
 
 
@@ -42,70 +57,73 @@ def job_parser(module: str, description: str, settings_class: type[Any], epilog:
     return parser
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one date."""
-
-    day: date
-    status: str  # "done", "skipped" or "failed"
-    error: str | None = None
+def os_error_message(exc: OSError) -> str:
+    """The file system's reason and the path (disk full, permissions), not a traceback."""
+    reason = exc.strerror or str(exc)
+    return f"{reason}: {exc.filename}" if exc.filename else reason
 
 
-def attempt(day: date, work: Callable[[date], str], log: logging.Logger) -> Outcome:
+def attempt(day: date, work: Callable[[date], Status], log: logging.Logger) -> Outcome:
     """Run ``work`` for one date; any failure becomes a failed ``Outcome`` so other dates go on.
 
-    ``work`` returns "done" or "skipped".
+    A ``PipelineError`` carries its own exit code; a file-system error (disk full,
+    permissions) may go away, so it counts as 1, and so does an unexpected error.
+    Interrupts are not caught: they end the whole run.
     """
     try:
         return Outcome(day, work(day))
     except PipelineError as exc:
         log.error("%s failed: %s", day, exc)
-        return Outcome(day, "failed", str(exc))
+        return Outcome(day, Status.FAILED, str(exc), exc.exit_code)
     except OSError as exc:
-        # The file system said no (disk full, permissions): the operator needs the reason and the path, not a traceback.
-        message = f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc.strerror or exc)
+        message = os_error_message(exc)
         log.error("%s failed: %s", day, message)
-        return Outcome(day, "failed", message)
+        return Outcome(day, Status.FAILED, message, EXIT_RETRY)
     except Exception as exc:
         log.exception("%s failed unexpectedly", day)
-        return Outcome(day, "failed", f"unexpected {type(exc).__name__}: {exc}")
+        return Outcome(day, Status.FAILED, f"unexpected {type(exc).__name__}: {exc}", EXIT_RETRY)
 
 
 def report(tool: str, outcomes: Iterable[Outcome], log: logging.Logger) -> int:
-    """Log the run's totals, print one stderr line per failed date, return the exit code."""
+    """Log the run's totals, print one stderr line per failed date, return the run's exit code."""
     results = list(outcomes)
-    counts = {status: sum(1 for o in results if o.status == status) for status in ("done", "skipped", "failed")}
+    counts = {status.value: sum(1 for o in results if o.status is status) for status in Status}
     log.info(
-        "%d date(s): %d done, %d skipped, %d failed",
+        "%d date(s): %s",
         len(results),
-        counts["done"],
-        counts["skipped"],
-        counts["failed"],
-        extra={"dates": len(results), **counts},
+        ", ".join(f"{count} {status}" for status, count in counts.items() if count or status != "not attempted"),
+        extra={"dates": len(results), **{status.replace(" ", "_"): count for status, count in counts.items()}},
     )
     for outcome in results:
-        if outcome.status == "failed":
+        if outcome.status is Status.FAILED:
             print(f"{tool}: {outcome.day}: {outcome.error}", file=sys.stderr)
-    return EXIT_FAILED if counts["failed"] else EXIT_OK
+    return worst(outcome.exit_code for outcome in results)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the main thread is, so the run unwinds exactly as on Ctrl-C."""
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:
     # Unwinds like Ctrl-C, so open partition writers discard their temporary folders.
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def run_main(tool: str, body: Callable[[], int]) -> int:
     """Call a job's body, turning configuration errors and interrupts into exit codes.
 
-    SIGTERM is handled like SIGINT: as PID 1 in a container without an init,
-    Python would otherwise ignore ``docker stop`` until it is killed.
+    SIGTERM is handled like SIGINT but exits 143: as PID 1 in a container without
+    an init, Python would otherwise ignore ``docker stop`` until it is killed.
     """
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         return body()
     except ConfigError as exc:
         print(f"{tool}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
+    except Terminated:
+        print(f"{tool}: stopped (SIGTERM)", file=sys.stderr)
+        return EXIT_SIGTERM
     except KeyboardInterrupt:
         print(f"{tool}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_SIGINT

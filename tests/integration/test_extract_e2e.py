@@ -164,12 +164,12 @@ def test_success_exit_code_and_quiet_stdout(simulator, workspace, run_subprocess
     assert (result.code, result.out, result.failure_lines()) == (0, "", [])
 
 
-def test_bad_token_exits_1_with_one_line_per_date_and_writes_nothing(simulator, workspace, run_subprocess) -> None:
+def test_bad_token_exits_3_with_one_line_per_date_and_writes_nothing(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN, records_per_page=RECORDS)
     result = run_subprocess(
         workspace.for_simulator(sim, token="wrong-token"), "--start", DATES[0], "--end", DATES[1], "--concurrency", "1"
     )
-    assert result.code == 1
+    assert result.code == 3
     assert result.failure_lines() == [
         f"extract_job: {DATES[0]}: the API rejected the token (401)",
         f"extract_job: {DATES[1]}: the API rejected the token (401)",
@@ -183,7 +183,7 @@ def test_bad_token_exits_1_with_one_line_per_date_and_writes_nothing(simulator, 
 def test_bad_token_single_date(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN)
     result = run_subprocess(workspace.for_simulator(sim, token="wrong-token"), "--date", DATES[0])
-    assert result.code == 1
+    assert result.code == 3
     assert result.failure_lines() == [f"extract_job: {DATES[0]}: the API rejected the token (401)"]
 
 
@@ -278,14 +278,15 @@ def test_argument_errors_exit_2(simulator, workspace, run_subprocess, argv: list
 def test_help_exits_0_and_documents_exit_codes(workspace, run_subprocess) -> None:
     result = run_subprocess(workspace.env, "--help")
     assert result.code == 0
-    assert "exit codes:" in result.out and "SALES_API_URL" in result.out
+    assert "exit codes" in result.out and "SALES_API_URL" in result.out
+    assert "  3    a date failed in a way no retry fixes" in result.out and "143  stopped (SIGTERM" in result.out
 
 
 def test_wrong_url_path_is_a_clear_failure(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN)
     env = {**workspace.for_simulator(sim), "SALES_API_URL": f"{sim.url}/not-sales"}
     result = run_subprocess(env, "--date", DATES[0])
-    assert result.code == 1
+    assert result.code == 3
     [line] = result.failure_lines()
     assert line.startswith(f"extract_job: {DATES[0]}: page 1: HTTP 404 with a non-JSON body")
     assert "check SALES_API_URL" in line
@@ -311,9 +312,9 @@ def test_unreachable_api_gives_up_with_a_clear_error(workspace, run_subprocess) 
     [
         pytest.param({}, "env", 0, id="success-env-token"),
         pytest.param({}, "file", 0, id="success-token-file"),
-        pytest.param({"revoke_after_page": 1}, "env", 1, id="revoked-mid-date"),
+        pytest.param({"revoke_after_page": 1}, "env", 3, id="revoked-mid-date"),
         pytest.param({"fail_first": 1}, "env", 0, id="with-retries"),
-        pytest.param({"pages": 30}, "env", 1, id="max-pages-exceeded"),
+        pytest.param({"pages": 30}, "env", 3, id="max-pages-exceeded"),
     ],
 )
 def test_token_never_appears_anywhere(

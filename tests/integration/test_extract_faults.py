@@ -93,7 +93,7 @@ def test_revoked_token_fails_and_keeps_the_previous_partition(
 ) -> None:
     sim = simulator(token=TOKEN, records_per_page=RECORDS, pages=6, revoke_after_page=2)
     result = run_subprocess(workspace.for_simulator(sim), "--date", DAY, "--concurrency", "2", *FAST)
-    assert result.code == 1
+    assert result.code == 3
     assert result.failure_lines() == [f"extract_job: {DAY}: the API rejected the token (401)"]
     assert snapshot(workspace.partition(DAY)) == previous
     assert hidden_entries(workspace.partition(DAY).parent) == []
@@ -114,7 +114,7 @@ def test_lasting_5xx_gives_up_and_keeps_the_previous_partition(
 def test_endless_api_stops_at_max_pages(simulator, workspace, run_subprocess, previous: dict[str, bytes]) -> None:
     sim = simulator(token=TOKEN, records_per_page=5, endless=True)
     result = run_subprocess(workspace.for_simulator(sim), "--date", DAY, "--max-pages", "20")
-    assert result.code == 1
+    assert result.code == 3
     assert result.failure_lines() == [
         f"extract_job: {DAY}: the API still had pages after 20; stopping (raise --max-pages if that is real)"
     ]
@@ -136,7 +136,7 @@ def test_failure_of_one_date_does_not_stop_the_others(simulator, workspace, run_
     result = run_in_process(
         workspace.for_simulator(sim), "--start", "2026-11-22", "--end", "2026-11-24", "--max-pages", "5"
     )
-    assert result.code == 1
+    assert result.code == 3
     assert result.failure_lines() == [
         "extract_job: 2026-11-24: the API still had pages after 5; stopping (raise --max-pages if that is real)"
     ]

@@ -196,7 +196,7 @@ def test_invalid_records_are_quarantined_exactly(base: Path, extracted: tuple[Pa
 def test_too_many_invalid_records_fail_every_date_and_write_no_staging(base: Path) -> None:
     result = run_job("convert_job", base, "--start", DATES[0], "--end", DATES[-1])  # default ratio 0.01
 
-    assert result.returncode == 1
+    assert result.returncode == 3
     lines = failure_lines(result.stderr)
     assert [line.split(": ")[1] for line in lines] == DATES
     assert all("--max-invalid-ratio" in line for line in lines)
@@ -220,7 +220,7 @@ def test_a_missing_raw_partition_fails_that_date_only(base: Path) -> None:
 
     result = run_job("convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--max-invalid-ratio", "0.2")
 
-    assert result.returncode == 1
+    assert result.returncode == 3
     [line] = failure_lines(result.stderr)
     assert line.startswith(f"convert_job: {DATES[1]}: ")
     assert str(base / "raw" / "sales" / DATES[1]) in line

@@ -219,19 +219,31 @@ def test_a_runtime_setting_renders_its_variable_else_the_default(name: str) -> N
         (0, OnExit.SUCCEED),
         (1, OnExit.RETRY),
         (2, OnExit.FAIL),
-        (3, OnExit.RETRY),
+        (3, OnExit.FAIL),
+        (4, OnExit.RETRY),
         (130, OnExit.RETRY),
         (137, OnExit.RETRY),
+        (143, OnExit.RETRY),
         (255, OnExit.RETRY),
     ],
-    ids=["ok", "a-date-failed", "configuration-error", "unknown", "interrupted", "killed", "max"],
+    ids=[
+        "ok",
+        "a-retry-may-fix-it",
+        "configuration-error",
+        "permanent-failure",
+        "unknown",
+        "interrupted",
+        "killed",
+        "stopped",
+        "max",
+    ],
 )
 def test_on_exit_maps_each_job_status_to_what_airflow_does(status: int, expected: OnExit) -> None:
     assert on_exit(status) is expected
 
 
 def test_the_provider_is_told_to_single_out_exactly_the_fail_at_once_statuses() -> None:
-    assert support.FAIL_AT_ONCE_CODES == (2,)
+    assert support.FAIL_AT_ONCE_CODES == (2, 3)
     operator = SalesJobOperator(task_id="job", image="job:dev")
     assert tuple(operator.skip_on_exit_code) == support.FAIL_AT_ONCE_CODES
 
@@ -289,9 +301,10 @@ def test_status_1_is_an_ordinary_failure_that_airflow_retries(monkeypatch: pytes
     assert not isinstance(caught.value, AirflowFailException)
 
 
-def test_status_2_fails_the_task_without_retrying(monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(AirflowFailException, match="status 2"):
-        run_job(monkeypatch, 2)
+@pytest.mark.parametrize("status", [2, 3], ids=["configuration-error", "permanent-failure"])
+def test_status_2_or_3_fails_the_task_without_retrying(monkeypatch: pytest.MonkeyPatch, status: int) -> None:
+    with pytest.raises(AirflowFailException, match="not retrying"):
+        run_job(monkeypatch, status)
 
 
 def test_the_token_reaches_the_container_from_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -313,14 +313,27 @@ def test_a_dag_run_extracts_then_converts_its_logical_date(airflow: Airflow, sta
     assert stack.token not in result.stdout + result.stderr
 
 
-def test_a_wrong_token_fails_extract_after_its_retries_and_convert_never_runs(airflow: Airflow, stack: Stack) -> None:
-    # The API's 401 fails the date: exit 1, which Airflow retries (retries=1 here, 1 s apart).
+def test_a_wrong_token_fails_extract_at_once_and_convert_never_runs(airflow: Airflow, stack: Stack) -> None:
+    # The API's 401 is permanent: exit 3, no retry though one is allowed.
     result = dag_test(airflow, stack, "2022-08-10", token="not-the-token", sales_retries="1")
 
     assert result.returncode != 0, describe(result)
-    assert airflow.task_states("2022-08-10") == {"extract": ("failed", 2), "convert": ("upstream_failed", 0)}
+    assert airflow.task_states("2022-08-10") == {"extract": ("failed", 1), "convert": ("upstream_failed", 0)}
     assert "the API rejected the token (401)" in result.stdout + result.stderr
+    assert "not retrying" in result.stdout + result.stderr
     assert partitions(stack, "2022-08-10") == {}
+
+
+def test_an_unreachable_api_fails_extract_after_its_retries(airflow: Airflow, stack: Stack) -> None:
+    # Nothing listens on port 9 of the API's container: connection refused, exit 1, which Airflow retries
+    # (retries=1 here, 1 s apart).
+    unreachable = stack.api_url.replace(":8081/", ":9/")
+    result = dag_test(airflow, stack, "2022-08-12", sales_api_url=unreachable, sales_retries="1")
+
+    assert result.returncode != 0, describe(result)
+    assert airflow.task_states("2022-08-12") == {"extract": ("failed", 2), "convert": ("upstream_failed", 0)}
+    assert "Connection refused" in result.stdout + result.stderr
+    assert partitions(stack, "2022-08-12") == {}
 
 
 def test_a_configuration_error_fails_extract_at_once_despite_retries(airflow: Airflow, stack: Stack) -> None:

@@ -125,9 +125,9 @@ def kill_after(process: subprocess.Popen[bytes], delay: float) -> int:
     return process.wait(timeout=30)
 
 
-def assert_clean_failure(result: Result, tool: str, *needles: str) -> str:
-    """Exit 1, exactly one summary line on stderr containing every needle, no traceback; returns the line."""
-    assert result.code == 1, f"expected exit 1, got {result.code}\n{result.stderr}"
+def assert_clean_failure(result: Result, tool: str, *needles: str, code: int = 1) -> str:
+    """Exit ``code``, exactly one summary line on stderr containing every needle, no traceback; returns the line."""
+    assert result.code == code, f"expected exit {code}, got {result.code}\n{result.stderr}"
     assert "Traceback" not in result.stderr, result.stderr
     lines = result.error_lines(tool)
     assert len(lines) == 1, f"expected one '{tool}:' line on stderr, got {lines}\n{result.stderr}"

@@ -122,7 +122,7 @@ def rename_entry(name: str) -> Callable[[dict[str, Any]], Any]:
 
 @dataclass(frozen=True)
 class Refused:
-    """Exit 1, one stderr line naming the raw partition (and ``message``), zones untouched."""
+    """Exit 3 (no retry helps), one stderr line naming the raw partition (and ``message``), zones untouched."""
 
     message: str
 
@@ -417,7 +417,7 @@ def test_convert_bad_input(
 
     staging = base / "stg" / "sales" / DAY
     if isinstance(expected, Refused):
-        assert_clean_failure(result, CONVERT, DAY, str(raw), expected.message)
+        assert_clean_failure(result, CONVERT, DAY, str(raw), expected.message, code=3)
         assert {zone: snapshot(base / zone) for zone in ("stg", "quarantine")} == zones_before
     else:
         assert_success(result)

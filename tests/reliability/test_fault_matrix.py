@@ -47,9 +47,10 @@ class Recovers:
 
 @dataclass(frozen=True)
 class Fails:
-    """Exit 1, one stderr line with ``message``, and the previous partition untouched."""
+    """Exit ``code``, one stderr line with ``message``, and the previous partition untouched."""
 
     message: str
+    code: int = 1
 
 
 def saw(status: int) -> Callable[[RequestStats], bool]:
@@ -139,13 +140,13 @@ FAULT_MATRIX = [
         "endless-pages-stops-at-max-pages",
         {"endless": True},
         ("--max-pages", "5"),
-        Fails("the API still had pages after 5; stopping (raise --max-pages if that is real)"),
+        Fails("the API still had pages after 5; stopping (raise --max-pages if that is real)", code=3),
     ),
     case(
         "token-revoked-401-on-page-5-fails",
         {"pages": 8, "revoke_after_page": 4},
         (),
-        Fails("the API rejected the token (401)"),
+        Fails("the API rejected the token (401)", code=3),
     ),
     case("no-sales-that-day-gives-an-empty-partition", {"pages": 0}, (), Recovers(saw(404))),
 ]
@@ -192,7 +193,7 @@ def test_extract_fault_matrix(
         assert expected.evidence(sim.stats), f"the fault never fired: {sim.stats.responses_by_status}"
         assert result.seconds >= expected.min_seconds, "the server's Retry-After was not honoured"
     else:
-        assert_clean_failure(result, EXTRACT, DAY, expected.message)
+        assert_clean_failure(result, EXTRACT, DAY, expected.message, code=expected.code)
         assert snapshot(base) == before, "a failed run changed BASE_DIR"
     assert temporaries(partition.parent) == []
 
@@ -206,7 +207,7 @@ def test_wrong_token_fails_fast_and_keeps_the_previous_partition(
 
     result = run_job(EXTRACT, BASE_FLAGS, extract_env(sim, base, AUTH_TOKEN="not-the-token"), tmp_path)
 
-    assert_clean_failure(result, EXTRACT, "the API rejected the token (401)")
+    assert_clean_failure(result, EXTRACT, "the API rejected the token (401)", code=3)
     assert snapshot(base) == before
     assert temporaries(partition.parent) == []
     assert sim.stats.responses_by_status == {401: sim.stats.requests_total}, "a 401 must not be retried"

@@ -80,7 +80,7 @@ def test_the_token_appears_in_no_file_log_line_or_message(
         runs[f"wrong-token-{fmt}"] = run_job(
             EXTRACT, [*debug, "--log-format", fmt], extract_env(other, base, AUTH_TOKEN=SECRET), tmp_path
         )
-        assert_clean_failure(runs[f"wrong-token-{fmt}"], EXTRACT, "the API rejected the token (401)")
+        assert_clean_failure(runs[f"wrong-token-{fmt}"], EXTRACT, "the API rejected the token (401)", code=3)
         runs[f"token-file-{fmt}"] = run_job(EXTRACT, [*debug, "--log-format", fmt], from_file, tmp_path)
         assert_success(runs[f"token-file-{fmt}"])
     runs["token-file-two-lines"] = run_job(
@@ -301,7 +301,7 @@ def test_a_self_signed_certificate_is_refused(self_signed_https: str, tmp_path: 
     # Default attempts and a long backoff: a quick failure shows the refusal is not retried.
     result = run_job(EXTRACT, ["--date", DAY, "--backoff", "30"], env, tmp_path)
 
-    assert_clean_failure(result, EXTRACT, DAY, "CERTIFICATE_VERIFY_FAILED")
+    assert_clean_failure(result, EXTRACT, DAY, "CERTIFICATE_VERIFY_FAILED", code=3)
     assert "gave up after" not in result.stderr
     assert not (base / "raw" / "sales" / DAY).exists()
 

@@ -24,6 +24,7 @@ from shared.manifest import (
     sha256_hex,
     verify_partition,
 )
+from shared.outcomes import Status
 from shared.zones import QUARANTINE, RAW, STAGING, partition_dir
 
 DAY = date(2022, 8, 9)
@@ -123,7 +124,7 @@ VALID_RECORDS = [record for page in PAGES for record in page]
 def test_valid_records_round_trip_in_page_then_in_page_order(targets: Targets) -> None:
     write_raw(targets.raw, PAGES)
 
-    assert convert(targets) == "done"
+    assert convert(targets) is Status.DONE
 
     records, _ = read_avro(targets.staging)
     assert records == [in_avro(r) for r in VALID_RECORDS]
@@ -203,7 +204,7 @@ def test_a_lone_surrogate_is_quarantined_and_reads_back(targets: Targets) -> Non
     page = json.dumps([sale(), sale(client="Mich\ud800ael")]).encode("ascii")
     write_raw(targets.raw, [page])
 
-    assert convert(targets, max_invalid_ratio=0.5) == "done"
+    assert convert(targets, max_invalid_ratio=0.5) is Status.DONE
 
     [line] = quarantined(targets)
     assert line["index"] == 1
@@ -221,7 +222,7 @@ def test_a_nan_price_is_quarantined_as_strict_json(targets: Targets) -> None:
         ],
     )
 
-    assert convert(targets, max_invalid_ratio=0.5) == "done"
+    assert convert(targets, max_invalid_ratio=0.5) is Status.DONE
 
     text = (targets.quarantine / REJECTED_FILE).read_text(encoding="utf-8")
 
@@ -237,7 +238,7 @@ def test_an_unknown_field_named_with_a_lone_surrogate_is_counted(targets: Target
     page = json.dumps([sale(**{"note\udc80": 1}), sale()]).encode("ascii")
     write_raw(targets.raw, [page])
 
-    assert convert(targets) == "done"
+    assert convert(targets) is Status.DONE
 
     assert verify_partition(targets.staging)["unknown_fields"] == {"note\udc80": 1}
     assert len(read_avro(targets.staging)[0]) == 2
@@ -257,7 +258,7 @@ def test_a_clean_rerun_removes_the_stale_quarantine(targets: Targets) -> None:
     assert targets.quarantine.is_dir()
 
     replace_raw(targets.raw, [[sale(), sale(price=2)]])
-    assert convert(targets) == "done"
+    assert convert(targets) is Status.DONE
 
     assert not targets.quarantine.exists()
     assert hidden_leftovers(targets.raw.parents[2]) == []
@@ -295,7 +296,7 @@ def test_invalid_ratio_limit(targets: Targets, invalid: int, total: int, max_rat
     write_raw(targets.raw, [[sale(price="bad")] * invalid + [sale()] * (total - invalid)])
 
     if passes:
-        assert convert(targets, max_invalid_ratio=max_ratio) == "done"
+        assert convert(targets, max_invalid_ratio=max_ratio) is Status.DONE
         assert verify_partition(targets.staging)["records_written"] == total - invalid
     else:
         with pytest.raises(DataError):
@@ -316,7 +317,7 @@ def test_an_all_invalid_partition_fails(targets: Targets) -> None:
 def test_an_empty_raw_partition_gives_an_empty_avro_file(targets: Targets) -> None:
     write_raw(targets.raw, [])
 
-    assert convert(targets) == "done"
+    assert convert(targets) is Status.DONE
 
     records, reader = read_avro(targets.staging)
     manifest = verify_partition(targets.staging)
@@ -406,7 +407,7 @@ def test_up_to_date_staging_is_skipped_untouched(targets: Targets) -> None:
     run_id = verify_partition(targets.staging)["run_id"]
     previous = snapshot(targets.staging)
 
-    assert convert(targets) == "skipped"
+    assert convert(targets) is Status.SKIPPED
 
     assert {p.name: p.stat().st_mtime_ns for p in targets.staging.iterdir()} == before
     assert snapshot(targets.staging) == previous
@@ -419,7 +420,7 @@ def test_force_reconverts_an_up_to_date_partition(targets: Targets) -> None:
     convert(targets)
     run_id = verify_partition(targets.staging)["run_id"]
 
-    assert convert(targets, force=True) == "done"
+    assert convert(targets, force=True) is Status.DONE
 
     assert verify_partition(targets.staging)["run_id"] != run_id
 
@@ -430,7 +431,7 @@ def test_a_new_raw_run_is_reconverted(targets: Targets) -> None:
 
     raw_manifest = replace_raw(targets.raw, [[sale(price=42)]])
 
-    assert convert(targets) == "done"
+    assert convert(targets) is Status.DONE
     assert verify_partition(targets.staging)["raw_run_id"] == raw_manifest["run_id"]
     assert [r["price"] for r in read_avro(targets.staging)[0]] == [42]
 
@@ -439,13 +440,13 @@ def test_a_codec_change_reconverts(targets: Targets) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets, codec="null")
 
-    assert convert(targets, codec="deflate") == "done"
+    assert convert(targets, codec="deflate") is Status.DONE
 
     records, reader = read_avro(targets.staging)
     assert verify_partition(targets.staging)["codec"] == "deflate"
     assert reader.codec == "deflate"
     assert records == [in_avro(r) for r in VALID_RECORDS]
-    assert convert(targets, codec="deflate") == "skipped"
+    assert convert(targets, codec="deflate") is Status.SKIPPED
 
 
 def test_staging_with_a_missing_file_is_not_up_to_date(targets: Targets) -> None:
@@ -453,7 +454,7 @@ def test_staging_with_a_missing_file_is_not_up_to_date(targets: Targets) -> None
     convert(targets)
     (targets.staging / avro_file_name(DAY)).unlink()
 
-    assert convert(targets) == "done"
+    assert convert(targets) is Status.DONE
     verify_partition(targets.staging)
 
 

@@ -14,10 +14,11 @@ The API token is the password of the Airflow connection ``sales_api`` (so any
 secrets backend can hold it); it is read when the extract task runs and reaches
 the container through ``private_environment``, never a template or a log.
 
-The jobs' exit codes (``shared/cli.py``) decide what Airflow does, in ``on_exit``:
-0 is success; 2, a usage or configuration error, fails the task now (another try
-would fail the same way); any other status, 1 above all, gets another try after
-the task's backoff.
+The jobs' exit codes (``shared/errors.py``, README "Exit codes") decide what
+Airflow does, in ``on_exit``: 0 is success; 2 (usage or configuration) and 3 (a
+permanent failure: token rejected, raw partition altered, too many invalid
+records) fail the task now, since another try would fail the same way; any
+other status, 1 above all, gets another try after the task's backoff.
 This module does not import the project: Airflow runs in an environment of its
 own, and the jobs run in their images.
 """
@@ -34,10 +35,11 @@ from airflow.providers.docker.operators.docker import DockerOperator
 from airflow.sdk import BaseHook, Variable
 from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 
-# Exit codes of both jobs, as documented in shared/cli.py.
+# Exit codes of both jobs, as documented in shared/errors.py.
 EXIT_OK = 0
-EXIT_FAILED = 1
+EXIT_RETRY = 1
 EXIT_USAGE = 2
+EXIT_PERMANENT = 3
 
 TOKEN_CONNECTION = "sales_api"
 """Airflow connection whose password is the sales API token."""
@@ -73,13 +75,14 @@ class OnExit(enum.Enum):
 def on_exit(code: int) -> OnExit:
     """The one place that decides what a job's exit status means to Airflow.
 
-    1 (a date failed) is worth retrying by the jobs' contract. 2 means the flags or
-    the settings are wrong, which another try cannot fix. Any other status (137
-    killed, 130 interrupted, a crash) is retried like 1.
+    1 (a date failed, a retry may fix it) is worth retrying by the jobs' contract.
+    2 means the flags or the settings are wrong and 3 that something must change
+    first (a token, a partition, the data): another try cannot fix either. Any
+    other status (137 killed, 130/143 interrupted, a crash) is retried like 1.
     """
     if code == EXIT_OK:
         return OnExit.SUCCEED
-    if code == EXIT_USAGE:
+    if code in (EXIT_USAGE, EXIT_PERMANENT):
         return OnExit.FAIL
     return OnExit.RETRY
 
@@ -176,6 +179,7 @@ class SalesJobOperator(DockerOperator):
         except DockerContainerFailedSkipException as exc:
             statuses = "/".join(str(code) for code in FAIL_AT_ONCE_CODES)
             raise AirflowFailException(
-                f"{self.task_id}: the job exited with status {statuses}, a usage or configuration error that "
-                "another try cannot fix; not retrying. Fix the settings, then clear the task."
+                f"{self.task_id}: the job exited with status {statuses}: a usage or configuration error (2) or "
+                "a permanent failure (3) that another try cannot fix; not retrying. Fix the cause named in "
+                "the task's log, then clear the task."
             ) from exc
