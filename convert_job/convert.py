@@ -87,13 +87,13 @@ def screen(pages: Iterable[RawPage], tally: Tally, rejects: BinaryIO) -> Iterato
 def reject_line(source: str, index: int, reason: str, record: Any) -> bytes:
     """One quarantine line of strict JSON (RFC 8259), whatever the record holds.
 
-    A record JSON cannot carry (NaN, Infinity) is kept as its ``repr`` text under
+    A record JSON cannot carry (NaN, Infinity, a ``BigNumber``) is kept as its ``repr`` text under
     ``record_repr`` instead, so writing a reject never fails.
     """
     line = {"source_file": source, "index": index, "reason": reason, "record": record}
     try:
         text = json.dumps(line, ensure_ascii=False, allow_nan=False)
-    except (ValueError, RecursionError):
+    except (ValueError, TypeError, RecursionError):  # TypeError: a BigNumber
         line["record"] = None
         line["record_repr"] = _safe_repr(record)
         text = json.dumps(line, ensure_ascii=False)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convert_job.validation import json_type_name
+from convert_job.validation import BigNumber, json_type_name
 from shared.errors import PartitionError
 from shared.manifest import check_digest, file_entries
 
@@ -39,12 +39,33 @@ def parse_page(path: Path, data: bytes) -> tuple[list[Any], bool]:
     try:
         records = json.loads(text)
     except ValueError as exc:
-        raise PartitionError(f"{path}: not valid JSON: {exc}") from None
+        records = _parse_big_numbers(text)
+        if records is None:
+            raise PartitionError(f"{path}: not valid JSON: {exc}") from None
     except RecursionError:
         raise PartitionError(f"{path}: JSON nested too deeply to read") from None
     if not isinstance(records, list):
         raise PartitionError(f"{path}: expected a JSON array of records, got {json_type_name(records)}")
     return records, not may_hold_surrogates(text)
+
+
+def _int_or_big(text: str) -> int | BigNumber:
+    try:
+        return int(text)
+    except ValueError:  # more digits than sys.get_int_max_str_digits() allows
+        return BigNumber(text)
+
+
+def _parse_big_numbers(text: str) -> Any | None:
+    """The page read again with over-long integers kept as ``BigNumber``; None when it is not JSON at all.
+
+    The slow path of a page the fast parser refused: valid JSON with an integer
+    Python will not convert is still a page, whose one bad record is quarantined.
+    """
+    try:
+        return json.loads(text, parse_int=_int_or_big)
+    except (ValueError, RecursionError):
+        return None
 
 
 def iter_pages(partition: Path, manifest: dict[str, Any]) -> Iterator[RawPage]:

@@ -23,6 +23,22 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _FIELD_SET = frozenset(FIELDS)
 
 
+class BigNumber:
+    """A JSON integer with more digits than Python's int parser allows, kept as its text.
+
+    ``raw_reader`` hands these out only when a page cannot be read otherwise, so the
+    record holding one is quarantined and the rest of its page converts.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 @dataclass(frozen=True)
 class Rejection:
     """Why a record was refused."""
@@ -35,7 +51,7 @@ def json_type_name(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "boolean"
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float, BigNumber)):
         return "number"
     if isinstance(value, str):
         return "string"
@@ -76,6 +92,8 @@ def _price(value: object) -> int | Rejection:
         if LONG_MIN <= value <= LONG_MAX:
             return int(value)
         return Rejection("price is outside the 64-bit integer range")
+    if type(value) is BigNumber:
+        return Rejection(f"price has {len(value.text)} digits, too many to read as a number")
     return Rejection(f"price must be an integer, got {json_type_name(value)}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from datetime import date
 
 from extract_job import TOOL
@@ -26,6 +27,11 @@ EPILOG = f"""\
 output: BASE_DIR/raw/sales/<date>/sales_<date>_<page>.json, one file per page as
 received, then _SUCCESS, a JSON manifest. A date's partition is replaced whole
 and atomically; a failed run leaves the previous one as it was.
+
+end of pages: a 200 with an empty array, or a 404 whose body matches
+--end-of-pages. Any other 404 (a wrong URL whose server answers 404 for
+everything) fails the date with exit 3 and writes nothing, so it cannot pass
+for a day without sales.
 
 {EXIT_CODES}"""
 
@@ -64,6 +70,7 @@ def _run(argv: list[str] | None) -> int:
                 max_retry_after=settings.max_retry_after,
             ),
             Timeouts(connect=settings.connect_timeout, read=settings.read_timeout),
+            end_of_pages=re.compile(settings.end_of_pages),
         )
         outcomes = [attempt(day, lambda d: _extract_one(d, settings, client), log) for day in days]
     return report(TOOL, outcomes, log)

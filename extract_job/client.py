@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from requests.models import PreparedRequest
 
 from extract_job.classify import Page, classify
 from extract_job.retry import RetryPolicy
+from extract_job.settings import DEFAULT_END_OF_PAGES, public_url
 from shared.errors import ApiError, FatalApiError, RetriableApiError
 from shared.manifest import tool_version
 
@@ -78,6 +80,7 @@ class SalesApiClient:
         timeouts: Timeouts,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        end_of_pages: re.Pattern[str] = re.compile(DEFAULT_END_OF_PAGES),
     ) -> None:
         self._session = session
         self._url = url
@@ -85,6 +88,7 @@ class SalesApiClient:
         self._timeouts = timeouts
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._end_of_pages = end_of_pages
 
     def fetch_page(self, day: date, page: int) -> Page | None:
         """The page, or None past the last page. Raises ``ApiError`` once retrying is pointless or exhausted."""
@@ -118,7 +122,8 @@ class SalesApiClient:
             raise RetriableApiError(f"page {page}: connection failed ({_reason(exc)})") from None
         except requests.RequestException as exc:
             raise FatalApiError(f"page {page}: request failed: {_reason(exc)}") from None
-        return classify(page, response.status_code, response.headers, body)
+        where = f"{public_url(self._url)}?date={day.isoformat()}&page={page}"
+        return classify(page, response.status_code, response.headers, body, end_of_pages=self._end_of_pages, url=where)
 
 
 def _reason(exc: BaseException) -> str:

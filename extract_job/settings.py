@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -12,6 +13,17 @@ from shared.settings import Integer, Number, PathKind, Switch, Text, setting
 
 HTTP_GROUP = "HTTP"
 API_URL_HELP = "the sales endpoint, e.g. http://127.0.0.1:8081/sales"
+DEFAULT_END_OF_PAGES = "page that doesn.t exist"
+"""Searched in a 404's body: the sales API's ``{"message": "You requested page that doesn't exist"}``."""
+
+
+def validate_regex(text: str) -> str:
+    """``text`` if it compiles as a regular expression (kept as text: the settings stay picklable)."""
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise ConfigError(f"{text!r} is not a valid regular expression: {exc}") from None
+    return text
 
 
 def validate_api_url(url: str) -> str:
@@ -145,6 +157,16 @@ class ExtractSettings(JobSettings):
         metavar="N",
         group=HTTP_GROUP,
         help="fail a date whose pages never end after N pages",
+    )
+    end_of_pages: str = setting(
+        env="EXTRACT_END_OF_PAGES",
+        flag="--end-of-pages",
+        default=DEFAULT_END_OF_PAGES,
+        kind=Text(validate_regex, "regular expression"),
+        metavar="REGEX",
+        group=HTTP_GROUP,
+        help="a 404 ends the pages only when its body matches REGEX (searched; the default is the sales API's "
+        "answer); any other 404 fails the date with exit 3",
     )
     token: str = field(init=False, repr=False)
     """The token to send, from ``auth_token_file`` or else ``auth_token``."""

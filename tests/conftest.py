@@ -42,3 +42,50 @@ def simulator() -> Iterator[Callable[..., Any]]:
             return stack.enter_context(running(SimulatorConfig(**knobs), host="127.0.0.1", port=0))
 
         yield start
+
+
+Answer = tuple[int, bytes]
+"""(HTTP status, body) of one answer of a scripted API."""
+
+
+@pytest.fixture
+def scripted_api() -> Iterator[Callable[[Callable[[int], Answer]], str]]:
+    """Factory: ``scripted_api(lambda page: (200, b"[...]"))`` serves that answer for ``GET /sales?page=N``.
+
+    A real HTTP server on 127.0.0.1 and a free port, for answers the simulator does
+    not give (another framework's 404, a body convert cannot read). Returns the sales URL.
+    """
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from urllib.parse import parse_qs, urlsplit
+
+    servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
+
+    def start(answer: Callable[[int], Answer]) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                page = int(parse_qs(urlsplit(self.path).query).get("page", ["1"])[0])
+                status, body = answer(page)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+        thread.start()
+        servers.append((server, thread))
+        return f"http://127.0.0.1:{server.server_port}/sales"
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join()

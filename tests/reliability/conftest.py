@@ -6,12 +6,9 @@ import contextlib
 import os
 import shutil
 import subprocess
-import threading
 from collections.abc import Callable, Iterator, Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -36,42 +33,23 @@ def sales_api() -> Iterator[Callable[..., RunningSimulator]]:
         yield start
 
 
+SALES_API_END = b'{"message": "You requested page that doesn\'t exist"}'
+"""The sales API's answer past the last page."""
+
+
 @pytest.fixture
-def canned_api() -> Iterator[Callable[[Mapping[int, bytes]], str]]:
-    """Factory: ``canned_api({1: body})`` serves ``body`` as a 200 for page 1 and a JSON 404 past the given pages.
+def canned_api(
+    scripted_api: Callable[[Callable[[int], tuple[int, bytes]]], str],
+) -> Callable[[Mapping[int, bytes]], str]:
+    """Factory: ``canned_api({1: body})`` serves ``body`` as a 200 for page 1 and the API's 404 past the given pages.
 
     For bodies the simulator cannot produce (a BOM, UTF-16, deep nesting). Returns the sales URL.
     """
-    servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
 
     def start(bodies: Mapping[int, bytes]) -> str:
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        return scripted_api(lambda page: (200, bodies[page]) if page in bodies else (404, SALES_API_END))
 
-            def do_GET(self) -> None:
-                page = int(parse_qs(urlsplit(self.path).query).get("page", ["1"])[0])
-                status, body = (200, bodies[page]) if page in bodies else (404, b'{"message": "no such page"}')
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        server.daemon_threads = True
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-        thread.start()
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{server.server_port}/sales"
-
-    yield start
-    for server, thread in servers:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    return start
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from extract_job.classify import Page, classify
@@ -45,7 +47,15 @@ CASES = [
     pytest.param(200, {}, b"", retriable("not valid JSON"), id="200-empty-body-retriable"),
     pytest.param(200, {}, b'"text"', retriable("a JSON str, not an array"), id="200-json-string-retriable"),
     pytest.param(200, {}, b"\xff\xfe[]", retriable("not valid JSON"), id="200-undecodable-retriable"),
-    pytest.param(404, {}, NOT_FOUND_JSON, END, id="404-json-is-the-end"),
+    pytest.param(
+        200,
+        {},
+        b'[{"price": ' + b"9" * 5000 + b"}, NaN]",
+        page(2, b'[{"price": ' + b"9" * 5000 + b"}, NaN]"),
+        id="200-numbers-python-cannot-convert-kept-as-received",
+    ),
+    pytest.param(404, {}, NOT_FOUND_JSON, END, id="404-sales-api-is-the-end"),
+    pytest.param(404, {}, b'{"detail": "Not Found"}', fatal("not the API's end of pages"), id="404-framework-json"),
     pytest.param(404, {}, b"404 page not found\n", fatal("check SALES_API_URL"), id="404-text-is-a-wrong-url"),
     pytest.param(404, {}, b"", fatal("check SALES_API_URL"), id="404-empty-is-a-wrong-url"),
     pytest.param(
@@ -110,3 +120,10 @@ def test_api_message_is_cut_to_200_characters() -> None:
         classify(1, 400, {}, b'{"message": "' + b"x" * 5000 + b'"}')
     assert str(caught.value).endswith("x" * 200)
     assert "x" * 201 not in str(caught.value)
+
+
+def test_a_404_ends_the_pages_when_its_body_matches_the_given_regex() -> None:
+    custom = re.compile(r'"detail": "Not Found"')
+    assert classify(PAGE, 404, {}, b'{"detail": "Not Found"}', end_of_pages=custom) is END
+    with pytest.raises(FatalApiError, match="not the API's end of pages from http://h/sales"):
+        classify(PAGE, 404, {}, NOT_FOUND_JSON, end_of_pages=custom, url="http://h/sales")
