@@ -22,6 +22,7 @@ from shared.dates import parse_date, select_dates
 from shared.errors import ConfigError, PipelineError
 from shared.logs import configure_logging
 from shared.manifest import read_manifest
+from shared.quarantine import DEFAULT_KEEP_FAILED_RUNS
 from shared.settings import Integer, Number, PathKind, Switch, Text, resolve, setting
 from shared.zones import QUARANTINE, RAW, STAGING, partition_dir
 
@@ -33,7 +34,10 @@ EPILOG = f"""\
 input:  BASE_DIR/raw/sales/<date>/ with its _SUCCESS manifest; a partition that is
         missing, partial or altered (sha256) is refused.
 output: BASE_DIR/stg/sales/<date>/sales_<date>.avro and _SUCCESS, replaced atomically;
-        invalid records in BASE_DIR/quarantine/sales/<date>/rejected.jsonl.
+        invalid records in BASE_DIR/quarantine/sales/<date>/run=<run id>/rejected.jsonl,
+        with that run's own _SUCCESS manifest. Staging's _SUCCESS commits the pair: it
+        names the run whose rejects belong to it (and their sha256); other runs' rejects
+        are removed after it, except those of runs that failed --max-invalid-ratio.
 
 {EXIT_CODES}"""
 
@@ -91,6 +95,15 @@ class ConvertSettings(JobSettings):
         default_text="the number of CPUs",
         help="dates converted in parallel processes",
     )
+    keep_failed_runs: int = setting(
+        env="CONVERT_KEEP_FAILED_RUNS",
+        flag="--keep-failed-runs",
+        default=DEFAULT_KEEP_FAILED_RUNS,
+        kind=Integer(minimum=1),
+        metavar="N",
+        help="quarantine runs that failed --max-invalid-ratio kept per date, newest first (at least 1: "
+        "a failed run's error names its rejects)",
+    )
     force: bool = setting(
         flag="--force",
         default=False,
@@ -147,8 +160,20 @@ def convert_one(day: date, targets: Targets, settings: ConvertSettings) -> Outco
     if not logging.getLogger().handlers:
         configure_logging(settings.log_level, settings.log_format)
     return attempt(
-        day, lambda d: convert_date(d, targets, settings.codec, settings.max_invalid_ratio, settings.force), log
+        day,
+        lambda d: convert_date(
+            d, targets, settings.codec, settings.max_invalid_ratio, settings.force, settings.keep_failed_runs
+        ),
+        log,
     )
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on: a container's cpuset where the system says (Linux), else every CPU."""
+    affinity = getattr(os, "sched_getaffinity", None)  # absent on macOS
+    if affinity is not None:
+        return len(affinity(0))
+    return os.cpu_count() or 1
 
 
 _PR_SET_PDEATHSIG = 1
@@ -171,8 +196,8 @@ def _run(argv: list[str] | None) -> int:
     settings = resolve(ConvertSettings, build_parser().parse_args(argv), load_environment())
     configure_logging(settings.log_level, settings.log_format)
     plan = _plan(settings)
-    # The CPUs this process may run on (a container's cpuset), not every CPU of the host.
-    workers = min(settings.workers or len(os.sched_getaffinity(0)), len(plan))
+    # At least 1, even for no dates (extract's last run may have left none complete).
+    workers = max(1, min(settings.workers or available_cpus(), len(plan)))
     log.info("converting %d date(s) with %d worker(s), codec %s", len(plan), workers, settings.codec)
     if workers == 1:
         outcomes = [convert_one(day, targets, settings) for day, targets in plan.items()]

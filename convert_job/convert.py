@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -19,21 +20,34 @@ from convert_job.schema import FIELDS, schema_fingerprint
 from convert_job.validation import Rejection, unknown_fields, validate
 from shared.errors import DataError, PartitionError
 from shared.manifest import (
+    MANIFEST_FORMAT,
     FileEntry,
     check_listing,
     file_entries,
+    manifest_format,
     new_manifest,
     new_run_id,
     read_manifest,
+    sha256_file,
     utc_now,
 )
 from shared.outcomes import Status
-from shared.partition import PartitionWriter, clean_leftovers, remove_partition
-from shared.zones import STAGING
+from shared.partition import PartitionWriter, clean_leftovers
+from shared.quarantine import (
+    DEFAULT_KEEP_FAILED_RUNS,
+    FAILED,
+    PENDING,
+    REJECTED_FILE,
+    paired_run,
+    pairing,
+    prune_failed,
+    run_folder,
+    settle,
+)
+from shared.testhook import reached
+from shared.zones import QUARANTINE, STAGING
 
 log = logging.getLogger(__name__)
-
-REJECTED_FILE = "rejected.jsonl"
 
 
 def avro_file_name(day: date) -> str:
@@ -47,6 +61,7 @@ class Targets:
     raw: Path
     staging: Path
     quarantine: Path
+    """The date's quarantine folder, which holds one folder per run (``shared.quarantine``)."""
 
 
 @dataclass
@@ -57,6 +72,8 @@ class Tally:
     written: int = 0
     rejected: int = 0
     unknown_fields: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    """Rejections by kind of reason (``reason_kind``)."""
 
 
 def screen(pages: Iterable[RawPage], tally: Tally, rejects: BinaryIO) -> Iterator[dict[str, Any]]:
@@ -73,6 +90,7 @@ def screen(pages: Iterable[RawPage], tally: Tally, rejects: BinaryIO) -> Iterato
                 result = validate(record, page.surrogate_free)
                 if type(result) is Rejection:
                     rejected += 1
+                    tally.reasons[reason_kind(result.reason)] += 1
                     rejects.write(reject_line(page.name, index, result.reason, record))
                     continue
                 if len(record) != schema_width:
@@ -82,6 +100,20 @@ def screen(pages: Iterable[RawPage], tally: Tally, rejects: BinaryIO) -> Iterato
             read += len(page.records)
     finally:
         tally.read, tally.written, tally.rejected = read, written, rejected
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_GOT = re.compile(r", got .*$")
+_DIGITS = re.compile(r"\d+ digits")
+
+
+def reason_kind(reason: str) -> str:
+    """A rejection's reason without the record's own values, to count rejections by kind.
+
+    "purchase_date '2022-13-01' is not a real YYYY-MM-DD date" and the same for
+    another date are one kind: quoted values become ``…``, a trailing "got …" goes.
+    """
+    return _DIGITS.sub("too many digits", _GOT.sub("", _QUOTED.sub("…", reason)))
 
 
 def reject_line(source: str, index: int, reason: str, record: Any) -> bytes:
@@ -109,10 +141,12 @@ def _safe_repr(record: Any) -> str:
 
 
 def is_up_to_date(staging: Path, raw_run_id: str, codec: str) -> bool:
-    """Whether staging already holds this raw run converted with this schema and codec.
+    """Whether staging already holds this raw run converted with this schema, codec and manifest format.
 
     Cheap by design (no re-hashing of the Avro file): the listing and each file's
-    size must match the manifest, which catches a truncated or replaced file.
+    size must match the manifest, which catches a truncated or replaced file. A
+    staging partition of an older manifest format is converted again, which pairs
+    it with its quarantine.
     """
     try:
         manifest = read_manifest(staging)
@@ -122,36 +156,78 @@ def is_up_to_date(staging: Path, raw_run_id: str, codec: str) -> bool:
     if any((staging / entry.name).stat().st_size != entry.bytes for entry in file_entries(manifest)):
         return False
     return (
-        manifest.get("raw_run_id") == raw_run_id
+        manifest_format(manifest) == MANIFEST_FORMAT
+        and manifest.get("raw_run_id") == raw_run_id
         and manifest.get("schema_fingerprint") == schema_fingerprint()
         and manifest.get("codec") == codec
     )
 
 
-def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: float, force: bool = False) -> Status:
+def _announced(pages: Iterable[RawPage]) -> Iterator[RawPage]:
+    for page in pages:
+        yield page
+        reached("convert.page")
+
+
+def convert_date(
+    day: date,
+    targets: Targets,
+    codec: str,
+    max_invalid_ratio: float,
+    force: bool = False,
+    keep_failed_runs: int = DEFAULT_KEEP_FAILED_RUNS,
+) -> Status:
     """Convert ``day``; returns DONE, or SKIPPED when staging is already up to date.
 
     Raises ``PartitionError`` for a missing, partial or altered raw partition and
-    ``DataError`` when too many records are invalid; staging is untouched in both cases.
+    ``DataError`` when too many records are invalid; staging, and the quarantine run
+    it names, are untouched in both cases. The run's rejects go to its own run folder
+    (``shared.quarantine``), committed before staging, whose manifest then names it.
     """
     raw_manifest = read_manifest(targets.raw)
     check_listing(targets.raw, raw_manifest)
     raw_run_id = str(raw_manifest.get("run_id", ""))
     if not force and is_up_to_date(targets.staging, raw_run_id, codec):
-        # A run killed after its swap left the old folder behind; no writer will run to remove it.
+        # A run killed after its swap left the old folder, or its quarantine unsettled; no writer will run to tidy.
         clean_leftovers(targets.staging)
         clean_leftovers(targets.quarantine)
+        settle(targets.quarantine, paired_run(read_manifest(targets.staging)), keep_failed_runs)
         log.info("%s: up to date (raw run %s), nothing to do", day, raw_run_id)
         return Status.SKIPPED
 
     started, clock, run_id = utc_now(), time.monotonic(), new_run_id()
     tally = Tally()
     name = avro_file_name(day)
-    with PartitionWriter(targets.staging, run_id) as staging, PartitionWriter(targets.quarantine, run_id) as quarantine:
+    rejects_folder = run_folder(targets.quarantine, run_id)
+    with PartitionWriter(targets.staging, run_id) as staging, PartitionWriter(rejects_folder, run_id) as quarantine:
         with staging.open(name) as avro_file, quarantine.open(REJECTED_FILE) as rejects_file:
-            avro = write_avro(avro_file, screen(iter_pages(targets.raw, raw_manifest), tally, rejects_file), codec)
-        _publish_quarantine(quarantine, targets.quarantine, tally)
-        _check_ratio(day, tally, max_invalid_ratio, targets.quarantine)
+            pages = _announced(iter_pages(targets.raw, raw_manifest))
+            avro = write_avro(avro_file, screen(pages, tally, rejects_file), codec)
+        rejects_path = quarantine.tmp / REJECTED_FILE
+        rejects = FileEntry(REJECTED_FILE, tally.rejected, rejects_path.stat().st_size, sha256_file(rejects_path))
+        reached("convert.rejects-written")
+        problem = _ratio_problem(tally, max_invalid_ratio)
+        quarantine.commit(
+            new_manifest(
+                zone=QUARANTINE,
+                day=day,
+                tool=TOOL,
+                run_id=run_id,
+                started_at=started,
+                files=[rejects],
+                status=FAILED if problem else PENDING,
+                raw_run_id=raw_run_id,
+                staging_run_id=None if problem else run_id,
+                records_read=tally.read,
+                records_rejected=tally.rejected,
+                reasons=dict(tally.reasons.most_common()),
+                **({"error": problem} if problem else {}),
+            )
+        )
+        if problem:
+            prune_failed(targets.quarantine, keep_failed_runs)
+            raise DataError(f"{problem}; staging left as it was, rejects in {rejects_folder / REJECTED_FILE}")
+        reached("convert.quarantine-committed")
         _warn_drift(day, tally)
         manifest = new_manifest(
             zone=STAGING,
@@ -168,8 +244,11 @@ def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: flo
             schema="sale.v1",
             schema_fingerprint=schema_fingerprint(),
             codec=codec,
+            quarantine=pairing(run_id, tally.rejected, rejects.sha256),
         )
         staging.commit(manifest)
+    reached("convert.staging-committed")
+    settle(targets.quarantine, run_id, keep_failed_runs)
     seconds = round(time.monotonic() - clock, 3)
     log.info(
         "%s: %d records in, %d out, %d rejected in %.2fs -> %s",
@@ -191,21 +270,14 @@ def convert_date(day: date, targets: Targets, codec: str, max_invalid_ratio: flo
     return Status.DONE
 
 
-def _publish_quarantine(writer: PartitionWriter, target: Path, tally: Tally) -> None:
-    """Replace the date's quarantine with this run's rejects, or clear a stale one when there are none."""
-    if tally.rejected:
-        writer.commit()
-    else:
-        remove_partition(target)
-
-
-def _check_ratio(day: date, tally: Tally, max_ratio: float, quarantine: Path) -> None:
+def _ratio_problem(tally: Tally, max_ratio: float) -> str | None:
+    """Why this run's share of invalid records fails the date, or None."""
     if tally.read and tally.rejected / tally.read > max_ratio:
-        raise DataError(
+        return (
             f"{tally.rejected} of {tally.read} records are invalid ({tally.rejected / tally.read:.2%}), "
-            f"more than --max-invalid-ratio {max_ratio:g}; staging left as it was, "
-            f"rejects in {quarantine / REJECTED_FILE}"
+            f"more than --max-invalid-ratio {max_ratio:g}"
         )
+    return None
 
 
 def _warn_drift(day: date, tally: Tally) -> None:

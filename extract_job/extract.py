@@ -22,6 +22,7 @@ from shared.manifest import (
     verify_partition,
 )
 from shared.partition import PartitionWriter
+from shared.testhook import reached
 from shared.zones import RAW
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,7 @@ def extract_date(
             page = client.fetch_page(day, number)
             if page is not None:
                 writer.write_bytes(page_file_name(day, number), page.body)
+                reached("extract.page-stored")
             return page
 
         def keep(page: Page) -> None:
@@ -86,6 +88,7 @@ def extract_date(
             bytes=sum(f.bytes for f in files),
             source=source,
         )
+        reached("extract.before-commit")
         writer.commit(manifest)
     seconds = round(time.monotonic() - clock, 3)
     log.info(

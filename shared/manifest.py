@@ -1,8 +1,13 @@
 """The ``_SUCCESS`` manifest: written last into a partition, it is what makes the partition complete.
 
-A manifest is a JSON object. Every manifest has ``run_id``, ``tool``, ``version``,
-``started_at``, ``finished_at`` and ``files`` (name, records, bytes, sha256 for
-each data file); each job adds its own fields.
+A manifest is a JSON object. Every manifest has ``format``, ``run_id``, ``tool``,
+``version``, ``started_at``, ``finished_at`` and ``files`` (name, records, bytes,
+sha256 for each data file); each job adds its own fields.
+
+``format`` is the version of this layout (docs/data-contract.md, "Manifest
+format"): 1 (no ``format`` field) before the quarantine was paired with staging,
+2 since. Readers take every format up to ``MANIFEST_FORMAT`` and refuse a newer
+one, which only a newer version of the pipeline can understand.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from shared.errors import PartitionError
 from shared.zones import DATASET
 
 SUCCESS_FILE = "_SUCCESS"
+MANIFEST_FORMAT = 2
 _PACKAGE = "sales-pipeline"
 
 
@@ -53,6 +59,15 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def sha256_file(path: Path, chunk_size: int = 1 << 20) -> str:
+    """A file's sha256, read in chunks (a rejects file can be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     # A lone surrogate (e.g. in an unknown field's name) is written as its \uXXXX escape, which reads back the same.
     return (json.dumps(manifest, indent=2, ensure_ascii=False) + "\n").encode("utf-8", "backslashreplace")
@@ -71,6 +86,7 @@ def new_manifest(
 ) -> dict[str, Any]:
     """A manifest: what every manifest holds, with the job's own ``fields`` after the date; finished now."""
     return {
+        "format": MANIFEST_FORMAT,
         "dataset": DATASET,
         "zone": zone,
         "date": day.isoformat(),
@@ -82,6 +98,12 @@ def new_manifest(
         "tool": tool,
         "version": tool_version(),
     }
+
+
+def manifest_format(manifest: dict[str, Any]) -> int:
+    """The layout version of ``manifest``: 1 for manifests written before the field existed."""
+    value = manifest.get("format", 1)
+    return value if type(value) is int else 0
 
 
 def read_manifest(partition: Path) -> dict[str, Any]:
@@ -99,6 +121,11 @@ def read_manifest(partition: Path) -> dict[str, Any]:
         raise PartitionError(f"manifest {path} is not valid JSON: nested too deeply to read") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
         raise PartitionError(f"manifest {path} is malformed: expected an object with a 'files' list")
+    if not 1 <= manifest_format(manifest) <= MANIFEST_FORMAT:
+        raise PartitionError(
+            f"manifest {path} has format {manifest.get('format')!r}; this version of the pipeline reads "
+            f"formats 1 to {MANIFEST_FORMAT} (a newer version wrote it?)"
+        )
     try:
         entries = file_entries(manifest)
     except TypeError as exc:

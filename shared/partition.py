@@ -31,6 +31,7 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from shared.manifest import SUCCESS_FILE, manifest_bytes, new_run_id
+from shared.testhook import reached
 
 log = logging.getLogger(__name__)
 
@@ -178,9 +179,11 @@ class PartitionWriter:
             if path.exists():
                 _fsync_file(path)
         fsync_dir(self.tmp)
+        reached("partition.synced")
         if not self.target.exists():
             os.rename(self.tmp, self.target)
         elif _exchange(self.tmp, self.target):
+            reached("partition.swapped")
             shutil.rmtree(self.tmp, ignore_errors=True)
         else:
             aside = self.target.parent / f"{_old_prefix(self.target)}{self.tmp.name.rsplit('-', 1)[-1]}"

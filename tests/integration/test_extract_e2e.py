@@ -288,7 +288,7 @@ def test_wrong_url_path_is_a_clear_failure(simulator, workspace, run_subprocess)
     result = run_subprocess(env, "--date", DATES[0])
     assert result.code == 3
     [line] = result.failure_lines()
-    assert line.startswith(f"extract_job: {DATES[0]}: page 1: HTTP 404 with a non-JSON body")
+    assert line.startswith(f"extract_job: {DATES[0]}: page 1: HTTP 404 that is not the API's end of pages")
     assert "check SALES_API_URL" in line
 
 

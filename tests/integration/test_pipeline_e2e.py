@@ -23,12 +23,12 @@ import avro.io
 import fastavro
 import pytest
 
-from convert_job.convert import REJECTED_FILE
 from convert_job.validation import validate
 from sales_api_sim import data
 from sales_api_sim.config import SimulatorConfig
 from sales_api_sim.server import running
 from shared.manifest import file_entries, verify_partition
+from shared.quarantine import FAILED, rejected_records, run_ids, run_status
 
 REPO = Path(__file__).resolve().parents[2]
 DATES = ["2022-08-09", "2022-08-10", "2022-08-11"]
@@ -122,8 +122,8 @@ def expected_rejects(config: SimulatorConfig, day: str) -> list[tuple[str, int, 
 
 
 def read_quarantine(base: Path, day: str) -> list[dict[str, Any]]:
-    text = (base / "quarantine" / "sales" / day / REJECTED_FILE).read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines()]
+    """The rejects paired with the date's staging partition, found from its manifest."""
+    return rejected_records(base / "quarantine" / "sales" / day, verify_partition(base / "stg" / "sales" / day))
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +169,7 @@ def test_extract_then_convert_gives_the_raw_records_in_avro(simulator: Any, tmp_
         assert manifest["records_written"] == manifest["records_read"] == len(expected) > 0
         assert manifest["records_rejected"] == 0
         assert manifest["codec"] == "deflate"
-        assert not (tmp_path / "quarantine" / "sales" / day).exists()
+        assert read_quarantine(tmp_path, day) == []
 
 
 def test_invalid_records_are_quarantined_exactly(base: Path, extracted: tuple[Path, SimulatorConfig]) -> None:
@@ -201,7 +201,10 @@ def test_too_many_invalid_records_fail_every_date_and_write_no_staging(base: Pat
     assert [line.split(": ")[1] for line in lines] == DATES
     assert all("--max-invalid-ratio" in line for line in lines)
     assert not (base / "stg" / "sales").exists() or not any((base / "stg" / "sales").iterdir())
-    assert all((base / "quarantine" / "sales" / day / REJECTED_FILE).is_file() for day in DATES)
+    for day in DATES:
+        [run] = run_ids(base / "quarantine" / "sales" / day)
+        assert run_status(base / "quarantine" / "sales" / day, run) == FAILED
+        assert f"run={run}" in next(line for line in lines if f": {day}: " in line)
 
 
 def test_a_second_run_skips_up_to_date_dates(base: Path) -> None:
@@ -287,7 +290,7 @@ def test_raw_dir_and_stg_dir_convert_one_partition_by_path(base: Path, tmp_path:
     assert manifest["date"] == DATES[1]
     assert manifest["codec"] == "null"
     assert [p.name for p in stg.iterdir() if p.suffix == ".avro"] == [f"sales_{DATES[1]}.avro"]
-    assert (rejects / REJECTED_FILE).is_file()
+    assert rejected_records(rejects, manifest) != []
     assert not (base / "stg").exists()
     assert not (base / "quarantine").exists()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 import fastavro
 import pytest
 
-from convert_job.convert import REJECTED_FILE, Targets, avro_file_name, convert_date
+from convert_job.convert import Targets, avro_file_name, convert_date
 from convert_job.schema import schema_fingerprint
 from shared.errors import DataError, PartitionError
 from shared.manifest import (
@@ -25,6 +26,7 @@ from shared.manifest import (
     verify_partition,
 )
 from shared.outcomes import Status
+from shared.quarantine import FAILED, REJECTED_FILE, rejected_records, run_folder, run_ids, run_status
 from shared.zones import QUARANTINE, RAW, STAGING, partition_dir
 
 DAY = date(2022, 8, 9)
@@ -91,8 +93,19 @@ def in_avro(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def quarantined(targets: Targets) -> list[dict[str, Any]]:
-    lines = (targets.quarantine / REJECTED_FILE).read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines]
+    """The rejects paired with staging, found from staging's manifest as any reader would."""
+    return rejected_records(targets.quarantine, verify_partition(targets.staging))
+
+
+def failed_run(targets: Targets) -> str:
+    """The one quarantine run marked failed."""
+    [run] = [run for run in run_ids(targets.quarantine) if run_status(targets.quarantine, run) == FAILED]
+    return run
+
+
+def failed_rejects(targets: Targets) -> list[dict[str, Any]]:
+    text = (run_folder(targets.quarantine, failed_run(targets)) / REJECTED_FILE).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines()]
 
 
 def hidden_leftovers(base: Path) -> list[Path]:
@@ -108,8 +121,10 @@ def targets(tmp_path: Path) -> Targets:
     )
 
 
-def convert(targets: Targets, codec: str = "deflate", max_invalid_ratio: float = 0.01, force: bool = False) -> str:
-    return convert_date(DAY, targets, codec, max_invalid_ratio, force)
+def convert(
+    targets: Targets, codec: str = "deflate", max_invalid_ratio: float = 0.01, force: bool = False, keep_failed: int = 5
+) -> Status:
+    return convert_date(DAY, targets, codec, max_invalid_ratio, force, keep_failed)
 
 
 PAGES = [
@@ -194,7 +209,8 @@ def test_invalid_records_go_to_quarantine_with_where_and_why(targets: Targets) -
     assert "record must be a JSON object, got null" in reasons[1]
     assert "not a real YYYY-MM-DD date" in reasons[2]
     assert "missing field(s): price" in reasons[3]
-    assert sorted(p.name for p in targets.quarantine.iterdir()) == [REJECTED_FILE]
+    staging_run = verify_partition(targets.staging)["run_id"]
+    assert sorted(p.name for p in targets.quarantine.iterdir()) == [f"run={staging_run}"]
     records, _ = read_avro(targets.staging)
     assert [r["price"] for r in records] == [1, 2, 3]
 
@@ -224,7 +240,9 @@ def test_a_nan_price_is_quarantined_as_strict_json(targets: Targets) -> None:
 
     assert convert(targets, max_invalid_ratio=0.5) is Status.DONE
 
-    text = (targets.quarantine / REJECTED_FILE).read_text(encoding="utf-8")
+    text = (run_folder(targets.quarantine, verify_partition(targets.staging)["run_id"]) / REJECTED_FILE).read_text(
+        encoding="utf-8"
+    )
 
     def refuse(constant: str) -> None:
         raise AssertionError(f"quarantine holds {constant}, which is not JSON")
@@ -244,12 +262,15 @@ def test_an_unknown_field_named_with_a_lone_surrogate_is_counted(targets: Target
     assert len(read_avro(targets.staging)[0]) == 2
 
 
-def test_nothing_rejected_means_no_quarantine_partition(targets: Targets) -> None:
+def test_nothing_rejected_still_gives_staging_its_empty_quarantine_run(targets: Targets) -> None:
     write_raw(targets.raw, PAGES)
 
     convert(targets)
 
-    assert not targets.quarantine.exists()
+    staging = verify_partition(targets.staging)
+    assert run_ids(targets.quarantine) == [staging["run_id"]]
+    assert quarantined(targets) == []
+    assert staging["quarantine"]["records"] == 0
 
 
 def test_a_clean_rerun_removes_the_stale_quarantine(targets: Targets) -> None:
@@ -260,7 +281,8 @@ def test_a_clean_rerun_removes_the_stale_quarantine(targets: Targets) -> None:
     replace_raw(targets.raw, [[sale(), sale(price=2)]])
     assert convert(targets) is Status.DONE
 
-    assert not targets.quarantine.exists()
+    assert run_ids(targets.quarantine) == [verify_partition(targets.staging)["run_id"]]
+    assert quarantined(targets) == []
     assert hidden_leftovers(targets.raw.parents[2]) == []
 
 
@@ -275,9 +297,10 @@ def test_too_many_invalid_leaves_staging_alone_but_writes_quarantine(targets: Ta
 
     assert "2 of 4 records are invalid" in str(caught.value)
     assert "--max-invalid-ratio 0.2" in str(caught.value)
-    assert str(targets.quarantine / REJECTED_FILE) in str(caught.value)
+    assert str(run_folder(targets.quarantine, failed_run(targets)) / REJECTED_FILE) in str(caught.value)
     assert snapshot(targets.staging) == previous
-    assert [line["index"] for line in quarantined(targets)] == [1, 3]
+    assert quarantined(targets) == [], "the pair staging names is untouched"
+    assert [line["index"] for line in failed_rejects(targets)] == [1, 3]
     assert hidden_leftovers(targets.raw.parents[2]) == []
 
 
@@ -311,7 +334,7 @@ def test_an_all_invalid_partition_fails(targets: Targets) -> None:
         convert(targets)
 
     assert not targets.staging.exists()
-    assert len(quarantined(targets)) == 4
+    assert len(failed_rejects(targets)) == 4
 
 
 def test_an_empty_raw_partition_gives_an_empty_avro_file(targets: Targets) -> None:
@@ -325,7 +348,7 @@ def test_an_empty_raw_partition_gives_an_empty_avro_file(targets: Targets) -> No
     assert reader.writer_schema["name"] == "com.salespipeline.stg.v1.Sale"
     assert (manifest["records_read"], manifest["records_written"], manifest["records_rejected"]) == (0, 0, 0)
     assert manifest["files"][0]["records"] == 0
-    assert not targets.quarantine.exists()
+    assert quarantined(targets) == []
 
 
 def _remove_manifest(raw: Path) -> None:
@@ -396,7 +419,7 @@ def test_a_page_that_is_not_json_is_refused_naming_the_file(targets: Targets) ->
         convert(targets)
 
     assert not targets.staging.exists()
-    assert not targets.quarantine.exists()
+    assert run_ids(targets.quarantine) == []
 
 
 def test_up_to_date_staging_is_skipped_untouched(targets: Targets) -> None:
@@ -512,3 +535,116 @@ def test_no_drift_warning_without_unknown_fields(targets: Targets, caplog: pytes
 
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert verify_partition(targets.staging)["unknown_fields"] == {}
+
+
+# --- quarantine paired with staging ---------------------------------------------------------------------------
+
+
+def test_staging_names_its_quarantine_run_and_the_rejects_sha256(targets: Targets) -> None:
+    write_raw(targets.raw, [[sale(), sale(price="x"), sale(purchase_date="2022-02-30"), sale(price="y")]])
+
+    convert(targets, max_invalid_ratio=0.9)
+
+    staging = verify_partition(targets.staging)
+    folder = run_folder(targets.quarantine, staging["run_id"])
+    run = verify_partition(folder)
+    assert staging["format"] == 2
+    assert staging["quarantine"] == {
+        "run_id": staging["run_id"],
+        "path": f"run={staging['run_id']}/{REJECTED_FILE}",
+        "records": 3,
+        "sha256": sha256_file(folder / REJECTED_FILE),
+    }
+    assert run["status"] == "committed"
+    assert (run["raw_run_id"], run["staging_run_id"]) == (staging["raw_run_id"], staging["run_id"])
+    assert (run["records_read"], run["records_rejected"]) == (4, 3)
+    assert run["reasons"] == {"price must be an integer": 2, "purchase_date … is not a real YYYY-MM-DD date": 1}
+
+
+def test_a_new_pair_removes_the_older_runs_rejects(targets: Targets) -> None:
+    write_raw(targets.raw, [[sale(), sale(price="x")]])
+    convert(targets, max_invalid_ratio=0.5)
+    first = verify_partition(targets.staging)["run_id"]
+
+    convert(targets, max_invalid_ratio=0.5, force=True)
+
+    second = verify_partition(targets.staging)["run_id"]
+    assert second != first
+    assert run_ids(targets.quarantine) == [second]
+    assert [line["index"] for line in quarantined(targets)] == [1]
+
+
+def test_a_failed_run_keeps_its_rejects_apart_and_only_the_newest_failures_are_kept(targets: Targets) -> None:
+    write_raw(targets.raw, [[sale(), sale(price="x")]])
+    convert(targets, max_invalid_ratio=0.5)
+    pair = (
+        snapshot(targets.staging),
+        snapshot(run_folder(targets.quarantine, verify_partition(targets.staging)["run_id"])),
+    )
+
+    failed = []
+    for attempt in range(4):
+        with pytest.raises(DataError) as caught:
+            convert(targets, max_invalid_ratio=0.1, force=True, keep_failed=2)
+        newest = max(
+            (r for r in run_ids(targets.quarantine) if run_status(targets.quarantine, r) == FAILED),
+            key=lambda r: verify_partition(run_folder(targets.quarantine, r))["finished_at"],
+        )
+        assert f"run={newest}" in str(caught.value), f"attempt {attempt}: the error names the failed run's folder"
+        failed.append(newest)
+        manifest = verify_partition(run_folder(targets.quarantine, newest))
+        assert (manifest["status"], manifest["staging_run_id"]) == ("failed", None)
+        assert "--max-invalid-ratio 0.1" in manifest["error"]
+
+    assert (
+        snapshot(targets.staging),
+        snapshot(run_folder(targets.quarantine, verify_partition(targets.staging)["run_id"])),
+    ) == pair
+    staging_run = verify_partition(targets.staging)["run_id"]
+    assert sorted(run_ids(targets.quarantine)) == sorted([staging_run, *failed[-2:]]), "the two newest failures kept"
+
+    assert convert(targets, max_invalid_ratio=0.5, force=True) is Status.DONE
+    assert sorted(run_ids(targets.quarantine)) == sorted([verify_partition(targets.staging)["run_id"], *failed[-2:]])
+
+
+def test_a_dead_runs_pending_rejects_are_removed_by_the_next_run(targets: Targets) -> None:
+    write_raw(targets.raw, [[sale(), sale(price="x")]])
+    convert(targets, max_invalid_ratio=0.5)
+    staging_run = verify_partition(targets.staging)["run_id"]
+    dead = run_folder(targets.quarantine, "0123456789abcdef0123456789abcdef")
+    shutil.copytree(run_folder(targets.quarantine, staging_run), dead)  # as if killed before its staging commit
+    half_written = targets.quarantine / ".run=fedcba9876543210fedcba9876543210.tmp-fedcba9876543210fedcba9876543210"
+    half_written.mkdir()
+
+    assert convert(targets, max_invalid_ratio=0.5) is Status.SKIPPED
+
+    assert run_ids(targets.quarantine) == [staging_run]
+    assert sorted(p.name for p in targets.quarantine.iterdir()) == [f"run={staging_run}"]
+
+
+def test_partitions_of_the_older_layout_stay_readable_and_are_converted_again(targets: Targets) -> None:
+    write_raw(targets.raw, [[sale(), sale(price="x")]])
+    convert(targets, max_invalid_ratio=0.5)
+    # What the previous version left: a staging manifest without format or pairing, rejects straight in the folder.
+    manifest = verify_partition(targets.staging)
+    legacy = {k: v for k, v in manifest.items() if k not in ("format", "quarantine")}
+    (targets.staging / SUCCESS_FILE).write_bytes(manifest_bytes(legacy))
+    rejects = (run_folder(targets.quarantine, manifest["run_id"]) / REJECTED_FILE).read_bytes()
+    shutil.rmtree(targets.quarantine)
+    targets.quarantine.mkdir()
+    (targets.quarantine / REJECTED_FILE).write_bytes(rejects)
+
+    assert [line["index"] for line in quarantined(targets)] == [1], "the older layout reads"
+    assert convert(targets, max_invalid_ratio=0.5) is Status.DONE, "an older format is converted again"
+
+    assert verify_partition(targets.staging)["format"] == 2
+    assert [line["index"] for line in quarantined(targets)] == [1]
+    assert not (targets.quarantine / REJECTED_FILE).exists()
+
+
+def test_a_raw_manifest_of_a_newer_format_is_refused(targets: Targets) -> None:
+    manifest = write_raw(targets.raw, [[sale()]])
+    (targets.raw / SUCCESS_FILE).write_bytes(manifest_bytes({**manifest, "format": 3}))
+
+    with pytest.raises(PartitionError, match="has format 3; this version of the pipeline reads formats 1 to 2"):
+        convert(targets)
