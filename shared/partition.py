@@ -189,6 +189,7 @@ class PartitionWriter:
             aside = self.target.parent / f"{_old_prefix(self.target)}{self.tmp.name.rsplit('-', 1)[-1]}"
             os.rename(self.target, aside)
             os.rename(self.tmp, self.target)
+            reached("partition.swapped")
             shutil.rmtree(aside, ignore_errors=True)
         fsync_dir(self.target.parent)
         self._committed = True

@@ -12,10 +12,12 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from sales_api_sim.server import RunningSimulator
 from shared.manifest import (
@@ -28,8 +30,10 @@ from shared.manifest import (
     utc_now,
     verify_partition,
 )
+from shared.testhook import PAUSE_DIR_ENV, PAUSE_ENV
 
 REPO = Path(__file__).resolve().parents[2]
+PAUSE_TIMEOUT = 120  # seconds; generous, only a hung job gets near it
 TOKEN = "reliability-token-7f3a9c"
 DAY = "2022-08-09"
 EXTRACT = "extract_job"
@@ -108,24 +112,50 @@ def run_job(tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path, t
     return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
 
-def start_job(tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path) -> subprocess.Popen[bytes]:
-    """Start a job without waiting (its output is discarded); for kills and /proc inspection."""
+def start_job(
+    tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path, stderr: IO[bytes] | int = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    """Start a job without waiting (stdout discarded, stderr too unless given); for kills and /proc inspection."""
     return subprocess.Popen(
         job_command(tool, args),
         env=job_env(env),
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=stderr,
     )
 
 
-def kill_after(process: subprocess.Popen[bytes], delay: float) -> int:
-    """SIGKILL ``process`` ``delay`` seconds after it started (if still alive); returns its exit status."""
-    try:
-        process.wait(timeout=delay)
-    except subprocess.TimeoutExpired:
-        process.send_signal(signal.SIGKILL)
+def start_paused(
+    tool: str,
+    args: Iterable[str],
+    env: Mapping[str, str],
+    cwd: Path,
+    phase: str,
+    processes: int = 1,
+    stderr: IO[bytes] | int = subprocess.DEVNULL,
+) -> subprocess.Popen[bytes]:
+    """Start a job that pauses at ``phase`` (``shared.testhook``); returns once ``processes`` of it are paused there.
+
+    The test then kills or stops it at exactly that point of its work, however fast
+    or slow the machine is. Fails if the job ends without reaching the phase.
+    """
+    pause_dir = Path(tempfile.mkdtemp(prefix="pause-", dir=cwd))
+    process = start_job(tool, args, {**env, PAUSE_ENV: phase, PAUSE_DIR_ENV: str(pause_dir)}, cwd, stderr)
+    deadline = time.monotonic() + PAUSE_TIMEOUT
+    while len(list(pause_dir.iterdir())) < processes:
+        if process.poll() is not None:
+            raise AssertionError(f"{tool} exited {process.returncode} without reaching {phase}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"{tool} did not reach {phase} within {PAUSE_TIMEOUT}s")
+        time.sleep(0.005)  # polling for the marker file, not waiting for a guessed duration
+    return process
+
+
+def kill_now(process: subprocess.Popen[bytes]) -> int:
+    """SIGKILL ``process`` and return its exit status."""
+    process.send_signal(signal.SIGKILL)
     return process.wait(timeout=30)
 
 

@@ -18,8 +18,10 @@ from sales_api_sim import data
 from sales_api_sim.server import RunningSimulator
 from sales_api_sim.stats import RequestStats
 from shared.manifest import SUCCESS_FILE, verify_partition
+from shared.quarantine import rejected_records
 
 from .support import (
+    CONVERT,
     DAY,
     EXTRACT,
     assert_clean_failure,
@@ -222,7 +224,6 @@ UNREADABLE_BODIES = [
     pytest.param(VALID_PAGE.decode().encode("utf-16"), id="utf16"),
     pytest.param(VALID_PAGE.decode().encode("utf-32"), id="utf32"),
     pytest.param(b"[" * 100_000 + b"]" * 100_000, id="100000-nested-arrays"),
-    pytest.param(b'[{"price": ' + b"9" * 5000 + b"}]", id="5000-digit-integer"),
 ]
 
 
@@ -240,3 +241,32 @@ def test_extract_refuses_a_page_convert_could_not_read(
     assert_clean_failure(result, EXTRACT, DAY, "page 1: gave up after 3 attempts; last error: page 1: HTTP 200 but")
     assert snapshot(base) == before
     assert temporaries(partition.parent) == []
+
+
+# Valid JSON that Python cannot turn into numbers on its own (an integer past the int parser's 4300 digits,
+# NaN as Python's json reads it): extract stores the page as received, convert quarantines just that record.
+SALE = '{"client": "Ann", "purchase_date": "2022-08-09", "product": "TV", "price": %s}'
+UNCONVERTIBLE_NUMBERS = [
+    pytest.param("9" * 5000, "price has 5000 digits", id="5000-digit-integer"),
+    pytest.param("NaN", "price must be a whole number, got nan", id="NaN"),
+]
+
+
+@pytest.mark.parametrize(("price", "reason"), UNCONVERTIBLE_NUMBERS)
+def test_a_record_python_cannot_read_is_stored_then_quarantined_and_its_page_converts(
+    canned_api: Callable[[dict[int, bytes]], str], base: Path, tmp_path: Path, price: str, reason: str
+) -> None:
+    body = f"[{SALE % 10}, {SALE % price}, {SALE % 30}]".encode()
+    env = {"SALES_API_URL": canned_api({1: body}), "AUTH_TOKEN": "any", "BASE_DIR": str(base)}
+
+    assert_success(run_job(EXTRACT, BASE_FLAGS, env, tmp_path))
+    raw = base / "raw" / "sales" / DAY
+    assert (raw / page_name(1)).read_bytes() == body, "the page is stored exactly as received"
+    assert verify_partition(raw)["records"] == 3
+
+    assert_success(run_job(CONVERT, ["--date", DAY, "--max-invalid-ratio", "0.5"], {"BASE_DIR": str(base)}, tmp_path))
+    staging = verify_partition(base / "stg" / "sales" / DAY)
+    assert (staging["records_written"], staging["records_rejected"]) == (2, 1)
+    [reject] = rejected_records(base / "quarantine" / "sales" / DAY, staging)
+    assert reject["index"] == 1 and reason in reject["reason"]
+    assert price in reject["record_repr"]
