@@ -18,8 +18,9 @@ from convert_job.convert import Targets, convert_date
 from convert_job.schema import check_codec
 from shared.cli import EXIT_CODES, Outcome, attempt, job_parser, report, run_main
 from shared.config import JobSettings, load_environment
-from shared.dates import parse_date, select_dates
+from shared.dates import Clock, parse_date, select_dates, system_clock
 from shared.errors import ConfigError, PipelineError
+from shared.last_run import last_run_dates
 from shared.logs import configure_logging
 from shared.manifest import read_manifest
 from shared.quarantine import DEFAULT_KEEP_FAILED_RUNS
@@ -38,6 +39,8 @@ output: BASE_DIR/stg/sales/<date>/sales_<date>.avro and _SUCCESS, replaced atomi
         with that run's own _SUCCESS manifest. Staging's _SUCCESS commits the pair: it
         names the run whose rejects belong to it (and their sha256); other runs' rejects
         are removed after it, except those of runs that failed --max-invalid-ratio.
+dates:  with no --date, --start/--end or DATE, the dates extract's last run left
+        complete (BASE_DIR/raw/sales/_LAST_RUN), else yesterday (UTC).
 
 {EXIT_CODES}"""
 
@@ -135,7 +138,7 @@ def _partition_date(raw_dir: Path, given: str | None) -> date:
     return recorded
 
 
-def _plan(settings: ConvertSettings) -> dict[date, Targets]:
+def _plan(settings: ConvertSettings, clock: Clock) -> dict[date, Targets]:
     """Which partitions to convert, per date."""
     base = settings.base_dir
     if settings.raw_dir or settings.stg_dir:
@@ -146,7 +149,14 @@ def _plan(settings: ConvertSettings) -> dict[date, Targets]:
         day = _partition_date(settings.raw_dir.resolve(), settings.date)
         quarantine = settings.quarantine_dir or partition_dir(base, QUARANTINE, day)
         return {day: Targets(settings.raw_dir.resolve(), settings.stg_dir.resolve(), quarantine.resolve())}
-    days = select_dates(settings.date, settings.start, settings.end, {"DATE": settings.dates_env or ""})
+    days = select_dates(
+        settings.date,
+        settings.start,
+        settings.end,
+        {"DATE": settings.dates_env or ""},
+        now=clock(),
+        recorded=lambda: last_run_dates(base),
+    )
     return {
         day: Targets(
             partition_dir(base, RAW, day), partition_dir(base, STAGING, day), partition_dir(base, QUARANTINE, day)
@@ -192,10 +202,10 @@ def _die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
-def _run(argv: list[str] | None) -> int:
+def _run(argv: list[str] | None, clock: Clock) -> int:
     settings = resolve(ConvertSettings, build_parser().parse_args(argv), load_environment())
     configure_logging(settings.log_level, settings.log_format)
-    plan = _plan(settings)
+    plan = _plan(settings, clock)
     # At least 1, even for no dates (extract's last run may have left none complete).
     workers = max(1, min(settings.workers or available_cpus(), len(plan)))
     log.info("converting %d date(s) with %d worker(s), codec %s", len(plan), workers, settings.codec)
@@ -208,5 +218,5 @@ def _run(argv: list[str] | None) -> int:
     return report(TOOL, outcomes, log)
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run_main(TOOL, lambda: _run(argv))
+def main(argv: list[str] | None = None, clock: Clock = system_clock) -> int:
+    return run_main(TOOL, lambda: _run(argv, clock))

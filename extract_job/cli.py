@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import sys
 from datetime import date
+from pathlib import Path
 
 from extract_job import TOOL
 from extract_job.client import SalesApiClient, Timeouts, make_session
 from extract_job.extract import extract_date, is_complete
 from extract_job.retry import RetryPolicy
 from extract_job.settings import ExtractSettings, public_url
-from shared.cli import EXIT_CODES, Status, attempt, job_parser, report, run_main
+from shared.cli import EXIT_CODES, Status, attempt, job_parser, os_error_message, report, run_main, worst
 from shared.config import load_environment
-from shared.dates import select_dates
-from shared.errors import ConfigError
+from shared.dates import Clock, select_dates, system_clock
+from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError
+from shared.last_run import record_last_run
 from shared.logs import configure_logging
+from shared.manifest import new_run_id
+from shared.outcomes import Outcome
 from shared.partition import clean_leftovers
 from shared.settings import resolve
 from shared.zones import RAW, partition_dir
@@ -26,7 +31,9 @@ log = logging.getLogger(TOOL)
 EPILOG = f"""\
 output: BASE_DIR/raw/sales/<date>/sales_<date>_<page>.json, one file per page as
 received, then _SUCCESS, a JSON manifest. A date's partition is replaced whole
-and atomically; a failed run leaves the previous one as it was.
+and atomically; a failed run leaves the previous one as it was. The dates left
+complete are recorded in BASE_DIR/raw/sales/_LAST_RUN, which convert takes as
+its dates when given none.
 
 end of pages: a 200 with an empty array, or a 404 whose body matches
 --end-of-pages. Any other 404 (a wrong URL whose server answers 404 for
@@ -46,11 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
-def _run(argv: list[str] | None) -> int:
+def _run(argv: list[str] | None, clock: Clock) -> int:
     args = build_parser().parse_args(argv)
     settings = resolve(ExtractSettings, args, load_environment())
     configure_logging(settings.log_level, settings.log_format, secrets=[settings.token])
-    days = select_dates(settings.date, settings.start, settings.end, {"DATE": settings.dates_env or ""})
+    days = select_dates(settings.date, settings.start, settings.end, {"DATE": settings.dates_env or ""}, now=clock())
     if settings.raw_dir and len(days) > 1:
         raise ConfigError("--raw-dir names one partition; it cannot be used with a range of dates")
     log.info(
@@ -73,7 +80,25 @@ def _run(argv: list[str] | None) -> int:
             end_of_pages=re.compile(settings.end_of_pages),
         )
         outcomes = [attempt(day, lambda d: _extract_one(d, settings, client), log) for day in days]
-    return report(TOOL, outcomes, log)
+    code = report(TOOL, outcomes, log)
+    return code if settings.raw_dir else worst([code, _record(settings.base_dir, outcomes)])
+
+
+def _record(base: Path, outcomes: list[Outcome]) -> int:
+    """Tell convert which dates this run left complete (``shared.last_run``); returns the exit code of doing so.
+
+    A run that left no date complete writes nothing at all, so the record keeps
+    naming the last dates that were.
+    """
+    complete = [o.day for o in outcomes if o.status in (Status.DONE, Status.SKIPPED)]
+    if not complete:
+        return EXIT_OK
+    try:
+        record_last_run(base, complete, new_run_id())
+    except OSError as exc:
+        print(f"{TOOL}: cannot record the run's dates for convert: {os_error_message(exc)}", file=sys.stderr)
+        return EXIT_RETRY
+    return EXIT_OK
 
 
 def _extract_one(day: date, settings: ExtractSettings, client: SalesApiClient) -> Status:
@@ -86,5 +111,5 @@ def _extract_one(day: date, settings: ExtractSettings, client: SalesApiClient) -
     return Status.DONE
 
 
-def main(argv: list[str] | None = None) -> int:
-    return run_main(TOOL, lambda: _run(argv))
+def main(argv: list[str] | None = None, clock: Clock = system_clock) -> int:
+    return run_main(TOOL, lambda: _run(argv, clock))

@@ -7,7 +7,7 @@ partition folder names, so anything looser could steer a path elsewhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
 
 from shared.errors import ConfigError
@@ -52,6 +52,14 @@ def _days(start: date, end: date) -> Iterator[date]:
         day += timedelta(days=1)
 
 
+Clock = Callable[[], datetime]
+"""Where "now" comes from: ``system_clock`` in the jobs, a fixed time in tests."""
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
 def yesterday_utc(now: datetime | None = None) -> date:
     """The default business date: yesterday in UTC, so a nightly run fetches a closed day."""
     current = now or datetime.now(timezone.utc)
@@ -64,8 +72,10 @@ def select_dates(
     end: str | None,
     env: Mapping[str, str],
     now: datetime | None = None,
+    recorded: Callable[[], list[date] | None] | None = None,
 ) -> list[date]:
-    """Resolve the dates to process: ``--date``, or ``--start``/``--end``, or env ``DATE``, or yesterday (UTC).
+    """Resolve the dates to process: ``--date``, or ``--start``/``--end``, or env ``DATE``, or
+    the dates ``recorded`` returns (convert: those extract last wrote), or yesterday (UTC).
 
     ``DATE`` may also hold a range as ``START..END`` so a compose ``.env`` can backfill.
     """
@@ -83,4 +93,5 @@ def select_dates(
             first, _, last = from_env.partition("..")
             return date_range(parse_date(first.strip()), parse_date(last.strip()))
         return [parse_date(from_env)]
-    return [yesterday_utc(now)]
+    days = recorded() if recorded else None
+    return days if days is not None else [yesterday_utc(now)]
