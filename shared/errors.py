@@ -21,7 +21,11 @@ Only each job's ``main()`` turns these into exit codes and one-line messages.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
+
+LISTED_ITEMS = 5
+"""How many items an error message names before it only counts the rest."""
 
 EXIT_OK = 0
 EXIT_RETRY = 1
@@ -92,3 +96,9 @@ class PartitionError(PermanentError):
 
 class DataError(PermanentError):
     """The records themselves are unacceptable."""
+
+
+def name_a_few(items: Sequence[str], limit: int = LISTED_ITEMS) -> str:
+    """``a, b, c`` or, past ``limit`` items, ``a, b, c, d, e and 95 more``: an error line stays one readable line."""
+    shown = ", ".join(items[:limit])
+    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown

@@ -22,7 +22,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from shared.errors import PartitionError
+from shared.errors import PartitionError, name_a_few
 from shared.zones import DATASET
 
 SUCCESS_FILE = "_SUCCESS"
@@ -149,11 +149,11 @@ def check_listing(partition: Path, manifest: dict[str, Any]) -> None:
     missing, extra = sorted(listed - present), sorted(present - listed)
     twice = sorted(name for name, count in names.items() if count > 1)  # would be read, and counted, twice
     if missing or extra or twice:
-        details = [f"listed more than once: {', '.join(twice)}"] if twice else []
+        details = [f"listed more than once: {name_a_few(twice)}"] if twice else []
         if missing:
-            details.append(f"missing {', '.join(missing)}")
+            details.append(f"missing {name_a_few(missing)}")
         if extra:
-            details.append(f"not in the manifest: {', '.join(extra)}")
+            details.append(f"not in the manifest: {name_a_few(extra)}")
         raise PartitionError(f"partition {partition} does not match its manifest: {'; '.join(details)}")
 
 

@@ -13,6 +13,7 @@ from shared.errors import PartitionError
 from shared.manifest import (
     SUCCESS_FILE,
     FileEntry,
+    check_listing,
     entries_as_json,
     manifest_bytes,
     new_run_id,
@@ -182,3 +183,24 @@ def test_run_ids_times_and_version() -> None:
     assert len(new_run_id()) == 32
     assert utc_now().endswith("Z") and "T" in utc_now()
     assert tool_version()
+
+
+@pytest.mark.parametrize(
+    ("count", "expected"),
+    [
+        pytest.param(1, "not in the manifest: x000.json", id="one"),
+        pytest.param(5, "not in the manifest: x000.json, x001.json, x002.json, x003.json, x004.json", id="five"),
+        pytest.param(
+            100, "not in the manifest: x000.json, x001.json, x002.json, x003.json, x004.json and 95 more", id="100"
+        ),
+    ],
+)
+def test_a_listing_error_names_the_first_few_files_and_counts_the_rest(tmp_path, count: int, expected: str) -> None:
+    partition = tmp_path / "p"
+    partition.mkdir()
+    for i in range(count):
+        (partition / f"x{i:03d}.json").write_bytes(b"[]")
+    with pytest.raises(PartitionError) as caught:
+        check_listing(partition, {"files": []})
+    assert str(caught.value).endswith(expected)
+    assert len(str(caught.value)) < 300
