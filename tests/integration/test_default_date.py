@@ -6,7 +6,7 @@ Both jobs run in this process with a fixed clock (the ``clock`` seam of their
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 
 import pytest
 from extract_support import TOKEN
@@ -69,9 +69,12 @@ def test_an_unreadable_record_is_a_usage_error(env) -> None:
     assert convert_main([], clock=at(AFTER_MIDNIGHT)) == 2
 
 
-def test_the_record_lists_only_the_dates_left_complete(env) -> None:
-    # With --max-pages 1, a date of 2 pages fails; the record must not send convert to it.
+def test_a_run_that_left_no_date_complete_keeps_the_previous_record(env) -> None:
+    assert extract_main(["--date", "2026-11-21"], clock=at(BEFORE_MIDNIGHT)) == 0
+    record = last_run_path(env.base).read_bytes()
+    # With --max-pages 1, a date of 2 pages fails: nothing is written, the record included.
     assert extract_main(["--date", "2026-11-20", "--max-pages", "1"], clock=at(BEFORE_MIDNIGHT)) == 3
+    assert last_run_path(env.base).read_bytes() == record
+
     assert convert_main([], clock=at(AFTER_MIDNIGHT)) == 0
-    assert not (env.base / "stg").exists() or list((env.base / "stg" / "sales").iterdir()) == []
-    assert date(2026, 11, 20).isoformat() not in last_run_path(env.base).read_text()
+    assert sorted(p.name for p in (env.base / "stg" / "sales").iterdir()) == ["2026-11-21"]

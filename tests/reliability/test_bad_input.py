@@ -8,8 +8,10 @@ byte-for-byte as they were (no partial staging partition, ever).
 
 Decisions recorded here (and in docs/reliability.md):
 * a page that cannot be read as a whole (not UTF-8, a BOM, not JSON, not an
-  array, nested too deeply, a number beyond Python's 4300-digit limit) refuses
-  the date: the file is what is wrong, not one record;
+  array, nested too deeply) refuses the date: the file is what is wrong, not
+  one record;
+* an integer beyond Python's 4300-digit limit is valid JSON: its record is
+  quarantined and the rest of the page converts;
 * NaN / Infinity / -Infinity are read (Python's json does) and quarantine the
   record if they sit in ``price``; in an unknown field they are dropped with it;
 * duplicate keys: the last one wins, as in JSON.parse and Python's json;
@@ -30,6 +32,7 @@ import fastavro
 import pytest
 
 from shared.manifest import SUCCESS_FILE, manifest_bytes, verify_partition
+from shared.quarantine import REJECTED_FILE, run_folder
 
 from .support import (
     CONVERT,
@@ -129,7 +132,7 @@ class Refused:
 
 @dataclass(frozen=True)
 class Quarantined:
-    """Exit 0: the valid records in staging, the bad one in rejected.jsonl with ``reason``."""
+    """Exit 0: the valid records in staging, the bad one in the rejects staging names, with ``reason``."""
 
     reason: str | None  # None: nothing rejected
     records_out: int = FILLER
@@ -186,8 +189,8 @@ CONTENT_CASES = [
     ),
     pytest.param(
         pages(page_with(record(price="9" * 5000))),
-        Refused("Exceeds the limit (4300 digits)"),
-        id="price-5000-digit-integer",
+        Quarantined("price has 5000 digits, too many to read as a number"),
+        id="price-5000-digit-integer-quarantined",
     ),
     pytest.param(
         pages(page_with(record(price="NaN"))),
@@ -424,10 +427,10 @@ def test_convert_bad_input(
         manifest = verify_partition(staging)
         records = read_avro(staging / f"sales_{DAY}.avro")
         assert len(records) == manifest["records_written"] == expected.records_out
-        rejects_file = base / "quarantine" / "sales" / DAY / "rejected.jsonl"
+        rejects_file = run_folder(base / "quarantine" / "sales" / DAY, manifest["quarantine"]["run_id"]) / REJECTED_FILE
         if expected.reason is None:
             assert manifest["records_rejected"] == 0
-            assert not rejects_file.exists()
+            assert rejects_file.read_bytes() == b""
         else:
             lines = [strict_json(line) for line in rejects_file.read_bytes().splitlines()]
             assert len(lines) == manifest["records_rejected"] == 1
