@@ -49,8 +49,8 @@ Answer = tuple[int, bytes]
 
 
 @pytest.fixture
-def scripted_api() -> Iterator[Callable[[Callable[[int], Answer]], str]]:
-    """Factory: ``scripted_api(lambda page: (200, b"[...]"))`` serves that answer for ``GET /sales?page=N``.
+def scripted_api() -> Iterator[Callable[[Callable[[str, int], Answer]], str]]:
+    """Factory: ``scripted_api(lambda day, page: (200, b"[...]"))`` answers ``GET /sales?date=D&page=N`` so.
 
     A real HTTP server on 127.0.0.1 and a free port, for answers the simulator does
     not give (another framework's 404, a body convert cannot read). Returns the sales URL.
@@ -61,13 +61,13 @@ def scripted_api() -> Iterator[Callable[[Callable[[int], Answer]], str]]:
 
     servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
 
-    def start(answer: Callable[[int], Answer]) -> str:
+    def start(answer: Callable[[str, int], Answer]) -> str:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                page = int(parse_qs(urlsplit(self.path).query).get("page", ["1"])[0])
-                status, body = answer(page)
+                query = parse_qs(urlsplit(self.path).query)
+                status, body = answer(query.get("date", [""])[0], int(query.get("page", ["1"])[0]))
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))

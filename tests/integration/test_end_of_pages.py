@@ -42,7 +42,7 @@ def test_end_of_pages(
     flags: tuple[str, ...],
     pages_kept: bool,
 ) -> None:
-    url = scripted_api(lambda page: (200, PAGE) if page <= last_page else end)
+    url = scripted_api(lambda day, page: (200, PAGE) if page <= last_page else end)
     env = {**workspace.env, "SALES_API_URL": url, "AUTH_TOKEN": TOKEN}
 
     result = run_subprocess(env, "--date", DAY, "--concurrency", "2", *flags)
@@ -62,7 +62,7 @@ def test_end_of_pages(
 
 
 def test_a_404_body_is_quoted_to_200_characters_only(scripted_api: Callable[..., str], workspace, run_subprocess):
-    url = scripted_api(lambda page: (404, b"x" * 199 + b"END-OF-SNIPPET" + b"y" * 5000))
+    url = scripted_api(lambda day, page: (404, b"x" * 199 + b"END-OF-SNIPPET" + b"y" * 5000))
     result = run_subprocess({**workspace.env, "SALES_API_URL": url, "AUTH_TOKEN": TOKEN}, "--date", DAY)
     [line] = result.failure_lines()
     assert result.code == 3

@@ -47,7 +47,7 @@ def canned_api(
     """
 
     def start(bodies: Mapping[int, bytes]) -> str:
-        return scripted_api(lambda page: (200, bodies[page]) if page in bodies else (404, SALES_API_END))
+        return scripted_api(lambda day, page: (200, bodies[page]) if page in bodies else (404, SALES_API_END))
 
     return start
 
