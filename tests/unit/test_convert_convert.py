@@ -22,6 +22,7 @@ from shared.manifest import (
     entries_as_json,
     manifest_bytes,
     new_run_id,
+    sha256_file,
     sha256_hex,
     verify_partition,
 )
