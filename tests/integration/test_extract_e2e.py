@@ -34,7 +34,8 @@ def test_three_date_backfill_in_process(simulator, workspace, run_in_process) ->
         manifest = assert_partition_matches(workspace.partition(day), sim.config, day, source=f"{sim.url}/sales")
         run_ids.add(manifest["run_id"])
     assert len(run_ids) == 3, "each date gets its own run"
-    assert sorted(p.name for p in workspace.partition(DATES[0]).parent.iterdir()) == DATES, "no hidden temporaries"
+    dataset = workspace.partition(DATES[0]).parent
+    assert sorted(p.name for p in dataset.iterdir()) == [*DATES, "_LAST_RUN"], "no hidden temporaries"
     assert "3 date(s): 3 done, 0 skipped, 0 failed" in result.err
     assert result.out == ""
 
