@@ -79,7 +79,7 @@ def test_a_rejected_token_fails_extract_and_convert_never_runs(project_factory, 
 
     assert result.returncode != 0, describe(result, compose)
     codes = exit_codes(compose)
-    assert codes["extract"] == ("exited", 1), describe(result, compose)
+    assert codes["extract"] == ("exited", 3), describe(result, compose)  # permanent: no retry helps
     assert codes["convert"][0] == "created", f"convert must never start: {codes['convert']}"
     assert "rejected the token (401)" in compose.logs()
     assert "not-the-token" not in compose.logs() + result.stdout + result.stderr
