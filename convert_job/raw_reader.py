@@ -15,12 +15,11 @@ from shared.manifest import check_digest, file_entries
 
 @dataclass(frozen=True)
 class RawPage:
-    """One page file's records, with what the reader learnt about their text."""
+    """One page file's bytes, checked against the manifest and not yet decoded."""
 
     name: str
-    records: list[Any]
-    surrogate_free: bool
-    """No string in ``records`` can hold a lone surrogate, so none needs a UTF-8 check."""
+    path: Path
+    data: bytes
 
 
 def may_hold_surrogates(text: str) -> bool:
@@ -69,10 +68,10 @@ def _parse_big_numbers(text: str) -> Any | None:
 
 
 def iter_pages(partition: Path, manifest: dict[str, Any]) -> Iterator[RawPage]:
-    """Each page file's records, in page order.
+    """Each page file's bytes, in page order.
 
     Only one page is in memory at a time; each file's sha256 is checked against
-    the manifest before its records are handed out.
+    the manifest before it is handed out.
     """
     for entry in file_entries(manifest):
         path = partition / entry.name
@@ -81,5 +80,4 @@ def iter_pages(partition: Path, manifest: dict[str, Any]) -> Iterator[RawPage]:
         except OSError as exc:
             raise PartitionError(f"{path}: cannot read: {exc.strerror}") from None
         check_digest(partition, entry, data)
-        records, surrogate_free = parse_page(path, data)
-        yield RawPage(entry.name, records, surrogate_free)
+        yield RawPage(entry.name, path, data)

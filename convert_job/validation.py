@@ -61,8 +61,12 @@ def json_type_name(value: object) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _epoch_days(text: str) -> int | None:
-    """Days since 1970-01-01 for a strict ``YYYY-MM-DD`` date, None otherwise (cached: a partition repeats its dates)."""
+def epoch_days(text: str) -> int | None:
+    """Days since 1970-01-01 for a strict ``YYYY-MM-DD`` date, None otherwise.
+
+    Cached: a partition repeats the same few dates. The one date rule, shared by
+    ``validate`` and the fast path (``decoding``).
+    """
     try:
         return strict_date(text).toordinal() - _EPOCH_ORDINAL
     except ValueError:
@@ -112,15 +116,17 @@ def validate(record: Any, surrogate_free: bool = False) -> dict[str, Any] | Reje
         product, price = record["product"], record["price"]
     except KeyError:
         return Rejection(f"missing field(s): {', '.join(name for name in FIELDS if name not in record)}")
-    if not (type(client) is str and (surrogate_free or client.isascii())):
-        if problem := _text_problem("client", client):
-            return Rejection(problem)
-    if not (type(product) is str and (surrogate_free or product.isascii())):
-        if problem := _text_problem("product", product):
-            return Rejection(problem)
+    if not (type(client) is str and (surrogate_free or client.isascii())) and (
+        problem := _text_problem("client", client)
+    ):
+        return Rejection(problem)
+    if not (type(product) is str and (surrogate_free or product.isascii())) and (
+        problem := _text_problem("product", product)
+    ):
+        return Rejection(problem)
     if type(purchase_date) is not str:
         return Rejection(f"purchase_date must be a YYYY-MM-DD string, got {json_type_name(purchase_date)}")
-    days = _epoch_days(purchase_date)
+    days = epoch_days(purchase_date)
     if days is None:
         return Rejection(f"purchase_date {purchase_date[:40]!r} is not a real YYYY-MM-DD date")
     if not (type(price) is int and LONG_MIN <= price <= LONG_MAX):
