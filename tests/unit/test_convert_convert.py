@@ -449,6 +449,32 @@ def test_force_reconverts_an_up_to_date_partition(targets: Targets) -> None:
     assert verify_partition(targets.staging)["run_id"] != run_id
 
 
+@pytest.mark.parametrize("codec", ["null", "deflate"])
+def test_a_rerun_of_the_same_raw_run_writes_the_same_avro_bytes(targets: Targets, codec: str) -> None:
+    write_raw(targets.raw, PAGES)
+    convert(targets, codec)
+    first = (targets.staging / avro_file_name(DAY)).read_bytes()
+
+    convert(targets, codec, force=True)
+
+    assert (targets.staging / avro_file_name(DAY)).read_bytes() == first
+    assert verify_partition(targets.staging)["files"][0]["sha256"] == sha256_hex(first)
+
+
+def test_the_sync_marker_comes_from_the_raw_run(targets: Targets) -> None:
+    write_raw(targets.raw, PAGES)
+    convert(targets)
+    first = (targets.staging / avro_file_name(DAY)).read_bytes()
+
+    replace_raw(targets.raw, PAGES)
+    convert(targets)
+    second = (targets.staging / avro_file_name(DAY)).read_bytes()
+
+    # An Avro file ends with its 16-byte sync marker, after the header and after every block.
+    assert first[-16:] != second[-16:]
+    assert read_avro(targets.staging)[0] == [in_avro(r) for r in VALID_RECORDS]
+
+
 def test_a_new_raw_run_is_reconverted(targets: Targets) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets)
