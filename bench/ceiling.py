@@ -1,31 +1,29 @@
 """fastavro's encode-only rate: the most any convert built on it can do per core.
 
-Records are already in memory in their Avro-ready form and go to a sink that
-discards the bytes, with the job's own schema and block size; what is left is
-fastavro's encoding (and the codec). Prints one JSON object.
+The records of one raw partition (the same pages the contenders convert) are
+already in memory in their Avro-ready form and go to a sink that discards the
+bytes, with the job's own schema and block size; what is left is fastavro's
+encoding (and the codec). Prints one JSON object.
 
-    python -m bench.ceiling --records 100000 --codec deflate
+    python -m bench.ceiling --raw BASE/raw/sales/2024-01-01 --codec deflate
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import fastavro
 
-from bench.inputs import SEED
-from bench.profiles import FIRST_DATE
 from convert_job.avro_output import SYNC_INTERVAL
 from convert_job.schema import sale_schema
 from convert_job.validation import Rejection, validate
-from sales_api_sim.config import SimulatorConfig
-from sales_api_sim.data import page_records
+from shared.manifest import file_entries, read_manifest
 
 
 class NullSink:
@@ -45,17 +43,16 @@ class NullSink:
         """Nothing to flush; fastavro calls it after the last block."""
 
 
-def avro_ready_records(count: int, records_per_page: int = 100) -> list[dict[str, Any]]:
-    """``count`` simulator records, validated into what the job hands fastavro."""
-    config = SimulatorConfig(seed=SEED, records_per_page=records_per_page)
+def avro_ready_records(partition: Path) -> list[dict[str, Any]]:
+    """Every record of a raw partition, validated into what the job hands fastavro."""
     records: list[dict[str, Any]] = []
-    for page in range(1, math.ceil(count / records_per_page) + 1):
-        for raw in page_records(config, FIRST_DATE, page):
+    for entry in file_entries(read_manifest(partition)):
+        for raw in json.loads((partition / entry.name).read_bytes()):
             ready = validate(raw)
             if isinstance(ready, Rejection):
-                raise ValueError(f"simulator record is invalid: {ready.reason}")
+                raise ValueError(f"{partition / entry.name}: a benchmark record is invalid: {ready.reason}")
             records.append(ready)
-    return records[:count]
+    return records
 
 
 def encode_seconds(records: list[dict[str, Any]], codec: str) -> tuple[float, int]:
@@ -70,20 +67,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bench.ceiling", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--raw", type=Path, required=True, help="a raw partition (a folder with a _SUCCESS)")
     parser.add_argument("--codec", default="deflate")
     parser.add_argument("--repeat", type=int, default=3, help="encodes in this process; the median counts")
     args = parser.parse_args(argv)
-    records = avro_ready_records(args.records)
+    records = avro_ready_records(args.raw)
     timings = [encode_seconds(records, args.codec) for _ in range(args.repeat)]
     seconds = statistics.median(t for t, _ in timings)
     print(
         json.dumps(
             {
                 "codec": args.codec,
-                "records": args.records,
+                "records": len(records),
                 "seconds": seconds,
-                "records_per_s": args.records / seconds,
+                "records_per_s": len(records) / seconds,
                 "bytes": timings[0][1],
             }
         )

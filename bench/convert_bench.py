@@ -1,14 +1,16 @@
-"""Convert contenders: the project's job per codec, the baseline, and fastavro's encode-only ceiling.
+"""Convert contenders: the project's job per codec (the working tree's and, with ``--against``, another
+revision's), the classic baseline, polars as a reference, and fastavro's encode-only ceiling.
 
 Two scenarios: a set of several dates (where the job spreads dates over its
-worker processes) and one date at growing sizes (time should grow linearly,
-memory stay flat).
+worker processes) and one date at growing sizes and two page sizes (time
+should grow linearly, memory stay flat).
 """
 
 from __future__ import annotations
 
 import os
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,13 +28,16 @@ from bench.harness import (
     spread,
 )
 from bench.inputs import dataset_root, ensure_partition
+from bench.polars_convert import available as polars_available
 from bench.profiles import FIRST_DATE, ConvertPlan, Profile
+from bench.revision import WORKING_TREE, Tree
 from shared.manifest import read_manifest
 from shared.zones import RAW, STAGING, partition_dir
 
 KIB_PER_MIB = 1024
 CODECS = ("deflate", "null")
-CEILING_RECORDS = 100_000
+JOB, BASELINE, POLARS = "convert_job", "baseline", "polars"
+CEILING_RECORDS = 100_000  # the one-date size the ceiling target is judged on
 
 
 @dataclass(frozen=True)
@@ -41,10 +46,13 @@ class ConvertRow:
 
     scenario: str
     contender: str
+    kind: str  # JOB, BASELINE or POLARS
+    revision: str  # "" for the working tree, "@abc1234" for --against
     codec: str
     workers: int
     dates: int
     records: int
+    records_per_page: int
     wall_s: float
     run_s: float
     run_spread: float
@@ -77,11 +85,15 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Contender:
-    """What to run: the project's job or the baseline, with a codec."""
+    """What to run: the project's job (from ``tree``), the baseline or polars, with a codec."""
 
-    label: str
-    job: str  # "convert_job" or "baseline"
+    kind: str
     codec: str
+    tree: Tree = WORKING_TREE
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}{self.tree.suffix} {self.codec}"
 
 
 def default_workers(dates: int) -> int:
@@ -106,67 +118,68 @@ class ConvertInput:
         self.scratch = scratch
         self.days = days
         self.records = records
+        self.records_per_page = records_per_page
         for day in days:
             ensure_partition(self.root, day, records, records_per_page)
 
     def run(self, contender: Contender) -> Outcome:
         with scratch_dir(self.scratch, "convert") as work:
-            if contender.job == "baseline":
-                return self._baseline(contender.codec, work)
-            return self._project(contender.codec, work)
+            if contender.kind == JOB:
+                return self._project(contender, work)
+            return self._reference(contender, work)
 
     def _span(self) -> list[str]:
         return ["--start", self.days[0].isoformat(), "--end", self.days[-1].isoformat()]
 
-    def _project(self, codec: str, work: Path) -> Outcome:
+    def _project(self, contender: Contender, work: Path) -> Outcome:
         base = work / "data"
         base.mkdir()
         (base / RAW).symlink_to(self.root / RAW, target_is_directory=True)
         sample = run_probe(
             "convert_job.cli:main",
-            [*self._span(), "--codec", codec, "--force", "--log-level", "WARNING"],
+            [*self._span(), "--codec", contender.codec, "--force", "--log-level", "WARNING"],
             work,
             child_env({"BASE_DIR": str(base)}),
+            contender.tree.root,
         )
         for day in self.days:
             written = read_manifest(partition_dir(base, STAGING, day)).get("records_written")
             if written != self.records:
-                raise BenchError(f"convert_job wrote {written} records for {day}, expected {self.records}")
+                raise BenchError(f"{contender.label} wrote {written} records for {day}, expected {self.records}")
         return Outcome(sample, _avro_bytes(base / STAGING))
 
-    def _baseline(self, codec: str, work: Path) -> Outcome:
+    def _reference(self, contender: Contender, work: Path) -> Outcome:
+        """The baseline (one Avro file per page) or polars (one per date)."""
         out = work / "out"
+        module = "bench.baseline_convert" if contender.kind == BASELINE else "bench.polars_convert"
+        raw = partition_dir(self.root, RAW, self.days[0]).parent
         sample = run_probe(
-            "bench.baseline_convert:main",
-            [
-                "--raw",
-                str(partition_dir(self.root, RAW, self.days[0]).parent),
-                "--out",
-                str(out),
-                *self._span(),
-                "--codec",
-                codec,
-            ],
+            f"{module}:main",
+            ["--raw", str(raw), "--out", str(out), *self._span(), "--codec", contender.codec],
             work,
             child_env(),
         )
         for day in self.days:
             pages = len(list(partition_dir(self.root, RAW, day).glob("*.json")))
-            if len(list((out / day.isoformat()).glob("*.avro"))) != pages:
-                raise BenchError(f"baseline convert did not write one Avro file per page for {day}")
+            expected = pages if contender.kind == BASELINE else 1
+            if len(list((out / day.isoformat()).glob("*.avro"))) != expected:
+                raise BenchError(f"{contender.label} did not write {expected} Avro file(s) for {day}")
         return Outcome(sample, _avro_bytes(out))
 
     def row(self, scenario: str, contender: Contender, outcomes: list[Outcome]) -> ConvertRow:
         med = median_sample([o.sample for o in outcomes])
         records = self.records * len(self.days)
-        workers = default_workers(len(self.days)) if contender.job == "convert_job" else 1
+        workers = default_workers(len(self.days)) if contender.kind == JOB else 1
         return ConvertRow(
             scenario=scenario,
             contender=contender.label,
+            kind=contender.kind,
+            revision=contender.tree.suffix,
             codec=contender.codec,
             workers=workers,
             dates=len(self.days),
             records=records,
+            records_per_page=self.records_per_page,
             wall_s=med.wall_s,
             run_s=med.run_s,
             run_spread=spread([o.sample.run_s for o in outcomes]),
@@ -180,10 +193,14 @@ class ConvertInput:
         )
 
 
-def set_contenders() -> list[Contender]:
-    project = [Contender(f"convert_job {codec}", "convert_job", codec) for codec in CODECS]
-    baseline = [Contender(f"baseline {codec}", "baseline", codec) for codec in CODECS]
-    return [*project, *baseline]
+def job_contenders(trees: Sequence[Tree], codecs: Sequence[str]) -> list[Contender]:
+    """The job from every tree, the working tree's first, each codec."""
+    return [Contender(JOB, codec, tree) for tree in trees for codec in codecs]
+
+
+def reference_contenders(codecs: Sequence[str]) -> list[Contender]:
+    kinds = [BASELINE, POLARS] if polars_available() else [BASELINE]
+    return [Contender(kind, codec) for kind in kinds for codec in codecs]
 
 
 def _short(records: int) -> str:
@@ -194,45 +211,59 @@ def _short(records: int) -> str:
     return str(records)
 
 
-def run_set(plan: ConvertPlan, reps: int, cache: Path, scratch: Path) -> list[ConvertRow]:
+def run_set(plan: ConvertPlan, reps: int, cache: Path, scratch: Path, trees: Sequence[Tree]) -> list[ConvertRow]:
     """The multi-date set: every contender, interleaved."""
     note(f"preparing {plan.set_dates} raw partitions of {plan.set_records} records (cached)")
-    data = ConvertInput(cache, scratch, _dates(plan.set_dates), plan.set_records, plan.records_per_page)
-    contenders = {c.label: c for c in set_contenders()}
-    data.run(contenders["convert_job deflate"])  # warm-up: page cache of the inputs and of the code
-    scenario = f"{plan.set_dates} date{'s' if plan.set_dates > 1 else ''} x {_short(plan.set_records)}"
+    data = ConvertInput(cache, scratch, _dates(plan.set_dates), plan.set_records, plan.set_records_per_page)
+    contenders = {c.label: c for c in [*job_contenders(trees, CODECS), *reference_contenders(CODECS)]}
+    for tree in trees:  # warm-up: page cache of the inputs and of each tree's code
+        data.run(Contender(JOB, "deflate", tree))
+    scenario = (
+        f"{plan.set_dates} date{'s' if plan.set_dates > 1 else ''} x {_short(plan.set_records)}, "
+        f"pages of {plan.set_records_per_page}"
+    )
     results = interleave(list(contenders), reps, lambda label: data.run(contenders[label]), f"convert {scenario}")
     return [data.row(scenario, c, results[label]) for label, c in contenders.items()]
 
 
-def run_sweep(plan: ConvertPlan, reps: int, cache: Path, scratch: Path) -> list[ConvertRow]:
-    """One date at each size: the project's default codec and the baseline's, interleaved across sizes."""
+def run_sweep(plan: ConvertPlan, reps: int, cache: Path, scratch: Path, trees: Sequence[Tree]) -> list[ConvertRow]:
+    """One date at each size and page size: the job's default codec from every tree, the baseline's, polars'."""
     day = _dates(1)
+    contenders = [*job_contenders(trees, ("deflate",)), Contender(BASELINE, "null")]
+    if polars_available():
+        contenders.append(Contender(POLARS, "deflate"))
     inputs: dict[str, tuple[ConvertInput, Contender]] = {}
-    for records in plan.sweep_records:
-        note(f"preparing one raw partition of {records} records (cached)")
-        data = ConvertInput(cache, scratch, day, records, plan.records_per_page)
-        for contender in (
-            Contender("convert_job deflate", "convert_job", "deflate"),
-            Contender("baseline null", "baseline", "null"),
-        ):
-            inputs[f"{contender.label} @ {_short(records)}"] = (data, contender)
+    for per_page in plan.sweep_page_sizes:
+        for records in plan.sweep_records:
+            note(f"preparing one raw partition of {records} records in pages of {per_page} (cached)")
+            data = ConvertInput(cache, scratch, day, records, per_page)
+            for contender in contenders:
+                inputs[f"{contender.label} @ {_short(records)}/{per_page}"] = (data, contender)
     results = interleave(list(inputs), reps, lambda label: inputs[label][0].run(inputs[label][1]), "convert sweep")
     return [
-        data.row(f"one date x {_short(data.records)}", contender, results[label])
+        data.row(f"one date x {_short(data.records)}, pages of {data.records_per_page}", contender, results[label])
         for label, (data, contender) in inputs.items()
     ]
 
 
-def run_ceiling(reps: int, workers: int, scratch: Path) -> list[CeilingRow]:
-    """fastavro's encode-only rate for each codec, in a process of its own."""
+def ceiling_input(plan: ConvertPlan) -> tuple[int, int]:
+    """(records, records per page) of the sweep input the ceiling encodes: 100k (or the largest
+    smaller size) in the largest pages."""
+    sizes = [n for n in plan.sweep_records if n <= CEILING_RECORDS] or [min(plan.sweep_records)]
+    return max(sizes), max(plan.sweep_page_sizes)
+
+
+def run_ceiling(plan: ConvertPlan, reps: int, workers: int, cache: Path, scratch: Path) -> list[CeilingRow]:
+    """fastavro's encode-only rate for each codec, on one of the sweep's inputs, in a process of its own."""
+    data = ConvertInput(cache, scratch, _dates(1), *ceiling_input(plan))
+    partition = partition_dir(data.root, RAW, data.days[0])
     labels = list(CODECS)
     rates = interleave(
         labels,
         reps,
-        lambda codec: run_json(
-            "bench.ceiling", ["--records", str(CEILING_RECORDS), "--codec", codec], scratch, child_env()
-        )["records_per_s"],
+        lambda codec: run_json("bench.ceiling", ["--raw", str(partition), "--codec", codec], scratch, child_env())[
+            "records_per_s"
+        ],
         "fastavro ceiling",
     )
     rows = []
@@ -243,11 +274,11 @@ def run_ceiling(reps: int, workers: int, scratch: Path) -> list[CeilingRow]:
 
 
 def run_convert(
-    profile: Profile, cache: Path, scratch: Path
+    profile: Profile, cache: Path, scratch: Path, trees: Sequence[Tree] = (WORKING_TREE,)
 ) -> tuple[list[ConvertRow], list[ConvertRow], list[CeilingRow]]:
-    """(multi-date set rows, one-date sweep rows, ceiling rows)."""
+    """(multi-date set rows, one-date sweep rows, ceiling rows); ``trees``: whose job to run, the working tree first."""
     plan = profile.convert
-    set_rows = run_set(plan, profile.reps, cache, scratch)
-    sweep_rows = run_sweep(plan, profile.reps, cache, scratch)
-    ceiling = run_ceiling(profile.reps, default_workers(plan.set_dates), scratch)
+    set_rows = run_set(plan, profile.reps, cache, scratch, trees)
+    sweep_rows = run_sweep(plan, profile.reps, cache, scratch, trees)
+    ceiling = run_ceiling(plan, profile.reps, default_workers(plan.set_dates), cache, scratch)
     return set_rows, sweep_rows, ceiling

@@ -85,16 +85,19 @@ def _tail(path: Path, limit: int = 2000) -> str:
         return ""
 
 
-def run_probe(target: str, argv: Sequence[str], workdir: Path, env: Mapping[str, str]) -> Sample:
+def run_probe(
+    target: str, argv: Sequence[str], workdir: Path, env: Mapping[str, str], root: Path = REPO_ROOT
+) -> Sample:
     """Run ``target`` (``module:function``) with ``argv`` in a fresh process under ``bench.probe``.
 
     ``workdir`` is the process's working directory (no ``.env`` there) and holds
-    its report and logs. Raises ``BenchError`` if it exits non-zero.
+    its report and logs. ``root``: the checkout whose code runs (``bench.revision``;
+    default this one). Raises ``BenchError`` if it exits non-zero or ran other code.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     report = workdir / "probe.json"
     stderr_path = workdir / "stderr.log"
-    command = [sys.executable, "-m", "bench.probe", str(report), target, *argv]
+    command = [sys.executable, "-m", "bench.probe", str(report), "--root", str(root), target, *argv]
     with open(workdir / "stdout.log", "wb") as out, open(stderr_path, "wb") as err:
         started = time.perf_counter()
         try:
@@ -107,6 +110,9 @@ def run_probe(target: str, argv: Sequence[str], workdir: Path, env: Mapping[str,
     if code != 0:
         raise BenchError(f"{target} {' '.join(argv)} exited {code}:\n{_tail(stderr_path)}")
     data = json.loads(report.read_text(encoding="utf-8"))
+    ran = Path(data["target_file"] or "/").resolve()
+    if not ran.is_relative_to(root.resolve()):
+        raise BenchError(f"{target} ran {ran}, not the code under {root}")
     return Sample(
         wall_s=wall,
         run_s=data["run_s"],

@@ -1,6 +1,10 @@
 """Runs inside each measured process: calls one ``main(argv)`` and reports its own time and peak memory.
 
-    python -m bench.probe REPORT.json package.module:main [ARG ...]
+    python -m bench.probe REPORT.json [--root DIR] package.module:main [ARG ...]
+
+``--root DIR`` runs the code of another checkout (``bench.revision``): DIR goes
+first on ``sys.path`` before the target is imported, and the report names the
+file the target came from, so the harness can check which code ran.
 
 Measuring from inside the process gives its own peak RSS (and, through
 ``RUSAGE_CHILDREN``, that of the worker processes it waited for), which the
@@ -59,7 +63,9 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
-def measure(target: str, argv: list[str]) -> dict[str, Any]:
+def measure(target: str, argv: list[str], root: str | None = None) -> dict[str, Any]:
+    if root is not None:
+        sys.path.insert(0, root)
     started = time.perf_counter()
     main = load(target)
     imported = time.perf_counter()
@@ -67,6 +73,7 @@ def measure(target: str, argv: list[str]) -> dict[str, Any]:
     finished = time.perf_counter()
     return {
         "target": target,
+        "target_file": getattr(sys.modules.get(main.__module__), "__file__", None),
         "exit_code": exit_code,
         "import_s": imported - started,
         "run_s": finished - imported,
@@ -82,8 +89,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    report_path, target, rest = Path(args[0]), args[1], args[2:]
-    report = measure(target, rest)
+    report_path, rest = Path(args[0]), args[1:]
+    root = None
+    if rest[0] == "--root" and len(rest) >= 3:
+        root, rest = rest[1], rest[2:]
+    target, rest = rest[0], rest[1:]
+    report = measure(target, rest, root)
     report_path.write_text(json.dumps(report), encoding="utf-8")
     return report["exit_code"]
 

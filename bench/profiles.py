@@ -24,12 +24,17 @@ class ExtractPlan:
 
 @dataclass(frozen=True)
 class ConvertPlan:
-    """Input sizes for the convert contenders (records are split into pages as extract would)."""
+    """Input sizes for the convert contenders (records are split into pages as extract would).
+
+    The set of several dates uses pages of ``set_records_per_page``; the one-date
+    sweep runs every size at every page size of ``sweep_page_sizes``.
+    """
 
     set_dates: int
     set_records: int
+    set_records_per_page: int
     sweep_records: tuple[int, ...]
-    records_per_page: int
+    sweep_page_sizes: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,11 @@ PROFILES: dict[str, Profile] = {
             concurrencies=(1, 4, 8, 16),
         ),
         convert=ConvertPlan(
-            set_dates=10, set_records=100_000, sweep_records=(10_000, 100_000, 1_000_000), records_per_page=100
+            set_dates=10,
+            set_records=100_000,
+            set_records_per_page=1000,
+            sweep_records=(10_000, 100_000, 1_000_000),
+            sweep_page_sizes=(100, 1000),
         ),
     ),
     "quick": Profile(
@@ -62,7 +71,13 @@ PROFILES: dict[str, Profile] = {
         extract=ExtractPlan(
             one_date_reps=2, latency=0.05, records_per_page=100, pages=60, backfill_dates=3, concurrencies=(1, 4, 8, 16)
         ),
-        convert=ConvertPlan(set_dates=4, set_records=100_000, sweep_records=(10_000, 100_000), records_per_page=100),
+        convert=ConvertPlan(
+            set_dates=4,
+            set_records=100_000,
+            set_records_per_page=1000,
+            sweep_records=(10_000, 100_000),
+            sweep_page_sizes=(100, 1000),
+        ),
     ),
     "smoke": Profile(
         name="smoke",
@@ -70,6 +85,12 @@ PROFILES: dict[str, Profile] = {
         extract=ExtractPlan(
             one_date_reps=1, latency=0.01, records_per_page=100, pages=3, backfill_dates=2, concurrencies=(1, 4, 8, 16)
         ),
-        convert=ConvertPlan(set_dates=2, set_records=1_000, sweep_records=(500, 1_000), records_per_page=100),
+        convert=ConvertPlan(
+            set_dates=2,
+            set_records=1_000,
+            set_records_per_page=100,
+            sweep_records=(500, 1_000),
+            sweep_page_sizes=(100, 500),
+        ),
     ),
 }

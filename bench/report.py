@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench.convert_bench import CeilingRow, ConvertRow
+from bench.convert_bench import BASELINE as CONVERT_BASELINE
+from bench.convert_bench import JOB, CeilingRow, ConvertRow
 from bench.extract_bench import BASELINE, ExtractRow
 from bench.profiles import Profile
 from bench.targets import Verdict
@@ -104,17 +105,16 @@ def extract_section(rows: Sequence[ExtractRow], profile: Profile) -> str:
 def convert_section(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow], title: str) -> str:
     if not rows:
         return ""
-    base = {(r.scenario, r.codec): r for r in rows if r.contender.startswith("baseline")}
+    base = {(r.scenario, r.codec): r for r in rows if r.kind == CONVERT_BASELINE}
+    previous = {(r.scenario, r.codec): r for r in rows if r.kind == JOB and r.revision}
     per_core = {c.codec: c.per_core_records_per_s for c in ceiling}
     body = []
     for r in rows:
         baseline = base.get((r.scenario, r.codec))
         ratio = f"{r.records_per_s / baseline.records_per_s:.2f}x" if baseline else ""
-        share = (
-            f"{r.records_per_s / (per_core[r.codec] * r.workers):.0%}"
-            if r.codec in per_core and r.contender.startswith("convert_job")
-            else ""
-        )
+        old = previous.get((r.scenario, r.codec))
+        versus = f"{r.records_per_s / old.records_per_s:.2f}x" if old and r.kind == JOB and not r.revision else ""
+        share = f"{r.records_per_s / (per_core[r.codec] * r.workers):.0%}" if r.codec in per_core else ""
         worker = f"{r.worker_rss_mib:.1f}" if r.worker_rss_mib else "-"
         body.append(
             (
@@ -129,6 +129,7 @@ def convert_section(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow], t
                 r.cpu_s,
                 r.records_per_s,
                 ratio,
+                versus,
                 share,
                 r.peak_rss_mib,
                 worker,
@@ -147,6 +148,7 @@ def convert_section(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow], t
         "CPU s",
         "records/s",
         "vs baseline (same codec)",
+        "vs previous revision",
         "of ceiling x processes",
         "peak RSS MiB",
         "per worker MiB",
@@ -160,8 +162,9 @@ def ceiling_section(rows: Sequence[CeilingRow]) -> str:
         return ""
     body = [(r.codec, r.per_core_records_per_s, r.workers, r.records_per_s) for r in rows]
     return (
-        "### fastavro encode-only ceiling\n\nRecords already in memory in their Avro form, the job's schema "
-        "and block size, bytes discarded; the median of the runs.\n\n"
+        "### fastavro encode-only ceiling\n\nThe records of one of the sweep's one-date inputs (100k in pages "
+        "of 1000 in the full profile), already in memory in their Avro form, the job's schema and block "
+        "size, bytes discarded; the median of the runs.\n\n"
         f"{table(['codec', 'records/s per core', 'x workers', 'ceiling records/s'], body)}\n"
     )
 
@@ -176,7 +179,10 @@ SMOKE_NOTE = "Smoke sizes: this run checks that the benchmark works; its figures
 CONVERT_NOTE = (
     "*job s* is the time inside `main()`; records/s uses it. *CPU s* = user + system time of the "
     "process and its workers. *of ceiling x processes* = records/s "
-    "over fastavro's encode-only rate per core times the processes the contender used. Peak RSS is "
+    "over fastavro's encode-only rate per core times the processes the contender used. *vs previous "
+    "revision*: the working tree's job over the `--against` revision's (`convert_job@REV`), same input "
+    "and codec. *polars* is a reference, not the same job: `polars.read_json` per page and "
+    "`write_avro` per date, no validation, quarantine, manifest or fsync, its own schema. Peak RSS is "
     "the main process; *per worker* the largest worker process (they run at once, so the job needs "
     "about main + workers x that, less the pages they share).\n"
 )

@@ -8,15 +8,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.convert_bench import CeilingRow, ConvertRow
+from bench.convert_bench import BASELINE as CONVERT_BASELINE
+from bench.convert_bench import CEILING_RECORDS, JOB, CeilingRow, ConvertRow
 from bench.extract_bench import BASELINE, ExtractRow
 
 FLOOR_RATIO = 1.25
 SPEEDUP_AT_8 = 6.0
 EXTRACT_RSS_TOLERANCE = 0.10
-CONVERT_SPEEDUP = 2.0
-CEILING_SHARE = 0.5
-CONVERT_RSS_TOLERANCE = 0.25
+CONVERT_SPEEDUP = 3.0
+CEILING_SHARE = 0.8
+CONVERT_RSS_TOLERANCE = 0.10
 
 
 @dataclass(frozen=True)
@@ -86,49 +87,80 @@ def _extract_memory(rows: Sequence[ExtractRow]) -> list[Verdict]:
     ]
 
 
-def _convert_speed(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow]) -> list[Verdict]:
+def _previous(rows: Sequence[ConvertRow], row: ConvertRow) -> ConvertRow | None:
+    """The other revision's row for the same input and codec (``--against``), if measured."""
+    return next(
+        (r for r in rows if r.kind == JOB and r.revision and r.scenario == row.scenario and r.codec == row.codec),
+        None,
+    )
+
+
+def _ours(rows: Sequence[ConvertRow]) -> list[ConvertRow]:
+    return [r for r in rows if r.kind == JOB and not r.revision]
+
+
+def _convert_speed(rows: Sequence[ConvertRow]) -> list[Verdict]:
     verdicts = []
-    for row in (r for r in rows if r.contender.startswith("convert_job")):
-        base = next((r for r in rows if r.contender == f"baseline {row.codec}"), None)
-        if base is not None:
-            speedup = row.records_per_s / base.records_per_s
-            verdicts.append(
-                Verdict(
-                    f"convert at least {CONVERT_SPEEDUP:g}x the baseline's records/s, codec "
-                    f"{row.codec} ({row.scenario}, {row.workers} workers)",
-                    f"{speedup:.2f}x",
-                    speedup >= CONVERT_SPEEDUP,
-                )
+    for row in _ours(rows):
+        base = next((r for r in rows if r.kind == CONVERT_BASELINE and r.codec == row.codec), None)
+        if base is None:
+            continue
+        speedup = row.records_per_s / base.records_per_s
+        measured = f"{speedup:.2f}x"
+        if (old := _previous(rows, row)) is not None:
+            measured += f" (previous revision {old.revision}: {old.records_per_s / base.records_per_s:.2f}x)"
+        verdicts.append(
+            Verdict(
+                f"convert at least {CONVERT_SPEEDUP:g}x the baseline's records/s, codec "
+                f"{row.codec} ({row.scenario}, {row.workers} workers)",
+                measured,
+                speedup >= CONVERT_SPEEDUP,
             )
+        )
+    return verdicts
+
+
+def _convert_ceiling(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow]) -> list[Verdict]:
+    """One date of the ceiling's size, one process, against fastavro's encode-only rate per core."""
+    verdicts = []
+    size = max((r.records for r in rows if r.records <= CEILING_RECORDS), default=None)
+    for row in (r for r in _ours(rows) if r.records == size and r.workers == 1):
         top = next((c for c in ceiling if c.codec == row.codec), None)
-        if top is not None:
-            share = row.records_per_s / top.records_per_s
-            verdicts.append(
-                Verdict(
-                    f"convert at least {CEILING_SHARE:.0%} of fastavro's encode-only ceiling x "
-                    f"{top.workers} workers, codec {row.codec}",
-                    f"{share:.0%}",
-                    share >= CEILING_SHARE,
-                )
+        if top is None:
+            continue
+        share = row.records_per_s / top.per_core_records_per_s
+        measured = f"{share:.0%}"
+        if (old := _previous(rows, row)) is not None:
+            measured += f" (previous revision {old.revision}: {old.records_per_s / top.per_core_records_per_s:.0%})"
+        verdicts.append(
+            Verdict(
+                f"convert at least {CEILING_SHARE:.0%} of fastavro's encode-only ceiling, codec {row.codec} "
+                f"({row.scenario}, one process)",
+                measured,
+                share >= CEILING_SHARE,
             )
+        )
     return verdicts
 
 
 def _convert_memory(rows: Sequence[ConvertRow]) -> list[Verdict]:
-    ours = sorted((r for r in rows if r.contender.startswith("convert_job")), key=lambda r: r.records)
-    if len(ours) < 2:
-        return [Verdict("convert peak RSS flat across partition sizes", "not measured", None)]
-    small, large = ours[0], ours[-1]
-    change = large.peak_rss_mib / small.peak_rss_mib - 1
-    measured = ", ".join(f"{r.records:,} records: {r.peak_rss_mib:.1f} MiB" for r in ours) + f" ({change:+.0%})"
-    return [
-        Verdict(
-            f"convert peak RSS within +-{CONVERT_RSS_TOLERANCE:.0%} from {small.records:,} to "
-            f"{large.records:,} records per partition",
-            measured,
-            abs(change) <= CONVERT_RSS_TOLERANCE,
+    verdicts = []
+    for per_page in sorted({r.records_per_page for r in _ours(rows)}):
+        ours = sorted((r for r in _ours(rows) if r.records_per_page == per_page), key=lambda r: r.records)
+        if len(ours) < 2:
+            continue
+        small, large = ours[0], ours[-1]
+        change = large.peak_rss_mib / small.peak_rss_mib - 1
+        measured = ", ".join(f"{r.records:,}: {r.peak_rss_mib:.1f} MiB" for r in ours) + f" ({change:+.0%})"
+        verdicts.append(
+            Verdict(
+                f"convert peak RSS within +-{CONVERT_RSS_TOLERANCE:.0%} from {small.records:,} to "
+                f"{large.records:,} records per partition (pages of {per_page})",
+                measured,
+                abs(change) <= CONVERT_RSS_TOLERANCE,
+            )
         )
-    ]
+    return verdicts or [Verdict("convert peak RSS flat across partition sizes", "not measured", None)]
 
 
 def judge(
@@ -141,7 +173,7 @@ def judge(
     if extract:
         verdicts += _extract_floor(extract) + _extract_speedup(extract) + _extract_memory(extract)
     if convert_set:
-        verdicts += _convert_speed(convert_set, ceiling)
+        verdicts += _convert_speed(convert_set)
     if sweep:
-        verdicts += _convert_memory(sweep)
+        verdicts += _convert_ceiling(sweep, ceiling) + _convert_memory(sweep)
     return verdicts

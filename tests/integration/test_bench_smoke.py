@@ -1,4 +1,5 @@
-"""The benchmark keeps working: a smoke-size ``python -m bench --smoke`` yields every table and contender.
+"""The benchmark keeps working: a smoke-size ``python -m bench --smoke --against HEAD`` yields every table
+and contender, the checked-out revision's job beside the working tree's.
 
 Figures at smoke sizes mean nothing and the machine is shared, so nothing here
 asserts a timing or a target: only that each contender ran, was checked, and
@@ -7,6 +8,7 @@ produced positive numbers.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -17,13 +19,33 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EXTRACT_CONTENDERS = ["baseline", "extract_job c=1", "extract_job c=4", "extract_job c=8", "extract_job c=16"]
-CONVERT_CONTENDERS = ["convert_job deflate", "convert_job null", "baseline deflate", "baseline null"]
 ZERO_ALLOWED = ("run_spread", "worker_rss_mib")
+
+
+def head() -> str:
+    """The short commit id of HEAD, or a skip when this checkout has no git history to compare with."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        )
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout: --against needs one")
+    return done.stdout.strip()
+
+
+def convert_contenders(commit: str) -> list[str]:
+    """The working tree's job, HEAD's job, the baseline, and polars when the bench extra is installed."""
+    references = ["baseline"] + (["polars"] if importlib.util.find_spec("polars") else [])
+    return [
+        *(f"convert_job{tree} {codec}" for tree in ("", f"@{commit}") for codec in ("deflate", "null")),
+        *(f"{kind} {codec}" for kind in references for codec in ("deflate", "null")),
+    ]
 
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]]:
     """(markdown report, JSON figures) of one smoke run, shared by the tests below."""
+    commit = head()
     out = tmp_path_factory.mktemp("bench")
     result = subprocess.run(
         [
@@ -31,6 +53,8 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]
             "-m",
             "bench",
             "--smoke",
+            "--against",
+            commit,
             "--json",
             str(out / "results.json"),
             "--cache-dir",
@@ -43,7 +67,9 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, Any]
         check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
-    return result.stdout, json.loads((out / "results.json").read_text(encoding="utf-8"))
+    figures = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    figures["commit"] = commit
+    return result.stdout, figures
 
 
 def test_report_has_machine_every_table_and_targets(smoke: tuple[str, dict[str, Any]]) -> None:
@@ -73,13 +99,27 @@ def test_every_extract_contender_has_a_row_in_each_scenario(smoke: tuple[str, di
 
 def test_every_convert_contender_has_a_row(smoke: tuple[str, dict[str, Any]]) -> None:
     report, figures = smoke
-    assert [row["contender"] for row in figures["convert_set"]] == CONVERT_CONTENDERS
-    sizes = {row["records"] for row in figures["sweep"]}
-    assert len(sizes) == len(figures["profile"]["convert"]["sweep_records"])
-    assert {row["contender"] for row in figures["sweep"]} == {"convert_job deflate", "baseline null"}
+    contenders = convert_contenders(figures["commit"])
+    assert [row["contender"] for row in figures["convert_set"]] == contenders
+    plan = figures["profile"]["convert"]
+    inputs = {(row["records"], row["records_per_page"]) for row in figures["sweep"]}
+    assert inputs == {(n, p) for n in plan["sweep_records"] for p in plan["sweep_page_sizes"]}
+    assert {row["contender"] for row in figures["sweep"]} == {
+        name for name in contenders if name.endswith(" deflate") and not name.startswith("baseline")
+    } | {"baseline null"}
     assert [row["codec"] for row in figures["ceiling"]] == ["deflate", "null"]
-    for contender in CONVERT_CONTENDERS:
+    for contender in contenders:
         assert f"| {contender} |" in report
+
+
+def test_the_other_revision_is_compared_and_its_worktree_removed(smoke: tuple[str, dict[str, Any]]) -> None:
+    report, figures = smoke
+    assert f"revision {figures['commit']}" in report
+    assert any(row["revision"] == f"@{figures['commit']}" for row in figures["convert_set"])
+    worktrees = subprocess.run(
+        ["git", "worktree", "list", "--porcelain"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert f"revision-{figures['commit']}" not in worktrees
 
 
 @pytest.mark.parametrize("table", ["extract", "convert_set", "sweep", "ceiling"])
