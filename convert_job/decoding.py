@@ -50,16 +50,16 @@ def decode_valid_page(data: bytes) -> list[dict[str, Any]] | None:
         sales = _PAGE.decode(data)
     except msgspec.DecodeError:  # ValidationError is a DecodeError too
         return None
-    days_of: dict[str, int | None] = {}
-    records = []
-    append = records.append
-    for sale in sales:
-        text = sale.purchase_date
-        try:
-            days = days_of[text]
-        except KeyError:
-            days = days_of[text] = epoch_days(text)
-        if days is None:
-            return None
-        append({"client": sale.client, "purchase_date": days, "product": sale.product, "price": sale.price})
-    return records
+    # A page holds a few distinct dates: each is judged once, then looked up.
+    days_of = {text: epoch_days(text) for text in {sale.purchase_date for sale in sales}}
+    if None in days_of.values():
+        return None
+    return [
+        {
+            "client": sale.client,
+            "purchase_date": days_of[sale.purchase_date],
+            "product": sale.product,
+            "price": sale.price,
+        }
+        for sale in sales
+    ]
