@@ -13,11 +13,12 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 from bench.baseline_extract import days
 
 # The job's codec names in polars' words.
-COMPRESSION = {"null": "uncompressed", "deflate": "deflate"}
+COMPRESSION: dict[str, Literal["uncompressed", "deflate"]] = {"null": "uncompressed", "deflate": "deflate"}
 
 
 def available() -> bool:
@@ -35,8 +36,8 @@ def convert_date(raw: Path, out: Path, codec: str) -> int:
     frames = [pl.read_json(path) for path in sorted(raw.glob("*.json"))]
     frame = pl.concat(frames) if frames else pl.DataFrame()
     out.mkdir(parents=True, exist_ok=True)
-    frame.write_avro(out / f"{raw.name}.avro", compression=COMPRESSION[codec])  # type: ignore[arg-type]
-    return frame.height
+    frame.write_avro(out / f"{raw.name}.avro", compression=COMPRESSION[codec])
+    return int(frame.height)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -110,7 +110,7 @@ def screen_pages(pages: Iterable[RawPage], tally: Tally, rejects: BinaryIO) -> I
             valid: list[dict[str, Any]] = []
             for index, record in enumerate(parsed):
                 result = validate(record, surrogate_free)
-                if type(result) is Rejection:
+                if isinstance(result, Rejection):
                     rejected += 1
                     tally.reasons[reason_kind(result.reason)] += 1
                     rejects.write(reject_line(page.name, index, result.reason, record))
