@@ -28,7 +28,7 @@ import pytest
 from bench.inputs import realistic_page
 from convert_job.avro_output import write_avro
 from convert_job.convert import Tally, reject_line, screen
-from convert_job.raw_reader import RawPage, iter_pages, read_page
+from convert_job.raw_reader import RawPage, iter_pages, parse_page
 from convert_job.validation import Rejection, unknown_fields, validate
 from sales_api_sim.config import SimulatorConfig
 from sales_api_sim.data import render_page
@@ -65,7 +65,7 @@ def reference(pages: Sequence[RawPage]) -> Outcome:
     read = 0
     try:
         for page in pages:
-            records = read_page(page.path, page.data).records
+            records = parse_page(page.path, page.data)[0]
             for index, record in enumerate(records):
                 result = validate(record)
                 if isinstance(result, Rejection):
