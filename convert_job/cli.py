@@ -16,7 +16,7 @@ from pathlib import Path
 from convert_job import TOOL
 from convert_job.convert import Targets, convert_date
 from convert_job.schema import check_codec
-from shared.cli import EXIT_CODES, Outcome, attempt, job_parser, report, run_main
+from shared.cli import EXIT_CODES, Outcome, attempt, job_parser, report, run_main, start
 from shared.config import JobSettings, load_environment
 from shared.dates import Clock, parse_date, select_dates, system_clock
 from shared.errors import ConfigError, PipelineError
@@ -24,7 +24,7 @@ from shared.last_run import last_run_dates
 from shared.logs import configure_logging
 from shared.manifest import read_manifest
 from shared.quarantine import DEFAULT_KEEP_FAILED_RUNS
-from shared.settings import Integer, Number, PathKind, Switch, Text, resolve, setting
+from shared.settings import Integer, Number, PathKind, Switch, Text, setting
 from shared.zones import QUARANTINE, RAW, STAGING, partition_dir
 
 log = logging.getLogger(TOOL)
@@ -203,8 +203,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _run(argv: list[str] | None, clock: Clock) -> int:
-    settings = resolve(ConvertSettings, build_parser().parse_args(argv), load_environment())
-    configure_logging(settings.log_level, settings.log_format)
+    settings = start(ConvertSettings, build_parser().parse_args(argv), load_environment())
     plan = _plan(settings, clock)
     # At least 1, even for no dates (extract's last run may have left none complete).
     workers = max(1, min(settings.workers or available_cpus(), len(plan)))

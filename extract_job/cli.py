@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import re
-import sys
 from datetime import date
 from pathlib import Path
 
@@ -14,16 +13,15 @@ from extract_job.client import SalesApiClient, Timeouts, make_session
 from extract_job.extract import extract_date, is_complete
 from extract_job.retry import RetryPolicy
 from extract_job.settings import ExtractSettings, public_url
-from shared.cli import EXIT_CODES, Status, attempt, job_parser, os_error_message, report, run_main, worst
+from shared.cli import EXIT_CODES, Status, attempt, job_parser, os_error_message, report, run_main, start, worst
 from shared.config import load_environment
 from shared.dates import Clock, select_dates, system_clock
 from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError
 from shared.last_run import record_last_run
-from shared.logs import configure_logging
+from shared.logs import console_line
 from shared.manifest import new_run_id
 from shared.outcomes import Outcome
 from shared.partition import clean_leftovers
-from shared.settings import resolve
 from shared.zones import RAW, partition_dir
 
 log = logging.getLogger(TOOL)
@@ -54,9 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(argv: list[str] | None, clock: Clock) -> int:
-    args = build_parser().parse_args(argv)
-    settings = resolve(ExtractSettings, args, load_environment())
-    configure_logging(settings.log_level, settings.log_format, secrets=[settings.token])
+    settings = start(ExtractSettings, build_parser().parse_args(argv), load_environment())
     days = select_dates(settings.date, settings.start, settings.end, {"DATE": settings.dates_env or ""}, now=clock())
     if settings.raw_dir and len(days) > 1:
         raise ConfigError("--raw-dir names one partition; it cannot be used with a range of dates")
@@ -96,7 +92,7 @@ def _record(base: Path, outcomes: list[Outcome]) -> int:
     try:
         record_last_run(base, complete, new_run_id())
     except OSError as exc:
-        print(f"{TOOL}: cannot record the run's dates for convert: {os_error_message(exc)}", file=sys.stderr)
+        console_line(TOOL, f"cannot record the run's dates for convert: {os_error_message(exc)}")
         return EXIT_RETRY
     return EXIT_OK
 

@@ -34,8 +34,12 @@ def validate_api_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0..65535
-    except ValueError as exc:
-        raise ConfigError(f"SALES_API_URL is not a valid URL: {exc}") from None
+    except ValueError:
+        # Not the parser's message: for "http://user:pass/word@host" it quotes the password as the "port".
+        raise ConfigError(
+            "SALES_API_URL is not a valid URL: its host or port cannot be read; "
+            "a password holding '/', '?', '#' or '@' must be percent-encoded"
+        ) from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"SALES_API_URL must be an http:// or https:// URL, got {public_url(url)!r}")
     return url

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
+from shared.config import LOG_FORMATS, JobSettings
 from shared.errors import (
     EXIT_OK,
     EXIT_PERMANENT,
@@ -25,8 +27,11 @@ from shared.errors import (
     ConfigError,
     PipelineError,
 )
+from shared.logs import configure_logging, console_line
 from shared.outcomes import Outcome, Status, worst
-from shared.settings import add_arguments, environment_help
+from shared.settings import Choice, add_arguments, environment_help, resolve
+
+S = TypeVar("S", bound=JobSettings)
 
 __all__ = ["Outcome", "Status", "worst"]  # re-exported: the jobs' CLIs take them from here
 
@@ -45,9 +50,21 @@ then {EXIT_PERMANENT}, then {EXIT_RETRY}):
 """
 
 
+class JobArgumentParser(argparse.ArgumentParser):
+    """Usage errors as one operator line (a JSON object in the json format), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        fmt = _early_format(None, os.environ)
+        configure_logging("INFO", fmt)
+        if fmt != "json":
+            self.print_usage(sys.stderr)
+        console_line(self.prog, f"error: {message}")
+        sys.exit(EXIT_USAGE)
+
+
 def job_parser(module: str, description: str, settings_class: type[Any], epilog: str) -> argparse.ArgumentParser:
     """A job's parser built from its settings; the epilog lists their env variables, then ``epilog`` as written."""
-    parser = argparse.ArgumentParser(
+    parser = JobArgumentParser(
         prog=f"python -m {module}",
         description=description,
         epilog=f"{environment_help(settings_class)}\n{epilog}",
@@ -55,6 +72,27 @@ def job_parser(module: str, description: str, settings_class: type[Any], epilog:
     )
     add_arguments(parser, settings_class)
     return parser
+
+
+def _early_format(args: argparse.Namespace | None, env: Mapping[str, str]) -> str:
+    """The log format asked for, before the settings are known to be valid (their errors need it too)."""
+    chosen = getattr(args, "log_format", None) or env.get("LOG_FORMAT", "")
+    try:
+        return Choice(LOG_FORMATS).parse(str(chosen))
+    except ValueError:
+        return "text"
+
+
+def start(settings_class: type[S], args: argparse.Namespace, env: Mapping[str, str]) -> S:
+    """Resolve a job's settings and configure logging from them.
+
+    The format is set first from the raw flag or variable, so that a configuration
+    error is reported in the format the operator asked for.
+    """
+    configure_logging("INFO", _early_format(args, env))
+    settings = resolve(settings_class, args, env)
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
 
 
 def os_error_message(exc: OSError) -> str:
@@ -96,7 +134,7 @@ def report(tool: str, outcomes: Iterable[Outcome], log: logging.Logger) -> int:
     )
     for outcome in results:
         if outcome.status is Status.FAILED:
-            print(f"{tool}: {outcome.day}: {outcome.error}", file=sys.stderr)
+            console_line(tool, f"{outcome.day}: {outcome.error}", date=outcome.day.isoformat())
     return worst(outcome.exit_code for outcome in results)
 
 
@@ -119,11 +157,11 @@ def run_main(tool: str, body: Callable[[], int]) -> int:
     try:
         return body()
     except ConfigError as exc:
-        print(f"{tool}: error: {exc}", file=sys.stderr)
+        console_line(tool, f"error: {exc}")
         return exc.exit_code
     except Terminated:
-        print(f"{tool}: stopped (SIGTERM)", file=sys.stderr)
+        console_line(tool, "stopped (SIGTERM)")
         return EXIT_SIGTERM
     except KeyboardInterrupt:
-        print(f"{tool}: interrupted", file=sys.stderr)
+        console_line(tool, "interrupted")
         return EXIT_SIGINT

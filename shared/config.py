@@ -14,6 +14,7 @@ from pathlib import Path
 
 from dotenv import dotenv_values
 
+from shared import redaction
 from shared.errors import ConfigError
 from shared.settings import Choice, PathKind, Text, setting
 
@@ -22,6 +23,7 @@ LOG_FORMATS = ("text", "json")
 DATES_GROUP = "dates (default: env DATE, else yesterday in UTC)"
 LOGGING_GROUP = "logging"
 DAY = "YYYY-MM-DD"
+MAX_TOKEN_FILE_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,27 +94,51 @@ def load_environment(env_file: str | os.PathLike[str] | None = None) -> dict[str
 
 
 def read_token(token: str | None, token_file: Path | None) -> str:
-    """The API token from ``AUTH_TOKEN_FILE`` (a Docker secret) or else ``AUTH_TOKEN``.
+    """The API token from ``AUTH_TOKEN_FILE`` (a Docker secret) or else ``AUTH_TOKEN``, registered for redaction.
 
     The token's value never appears in an error message.
     """
     if token_file:
-        try:
-            from_file = token_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read AUTH_TOKEN_FILE {token_file}: {exc.strerror}") from None
+        from_file = _read_token_file(token_file)
         if not from_file:
             raise ConfigError(f"AUTH_TOKEN_FILE {token_file} is empty")
-        return _header_safe(from_file, f"AUTH_TOKEN_FILE {token_file}")
+        return _usable(from_file, f"AUTH_TOKEN_FILE {token_file}")
     token = (token or "").strip()
     if not token:
         raise ConfigError("no API token: set AUTH_TOKEN or AUTH_TOKEN_FILE")
-    return _header_safe(token, "AUTH_TOKEN")
+    return _usable(token, "AUTH_TOKEN")
 
 
-def _header_safe(token: str, source: str) -> str:
+def _read_token_file(path: Path) -> str:
+    """The file's text, stripped; at most ``MAX_TOKEN_FILE_BYTES`` are read (``/dev/zero`` must not fill memory)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_TOKEN_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read AUTH_TOKEN_FILE {path}: {exc.strerror}") from None
+    if len(data) > MAX_TOKEN_FILE_BYTES:
+        raise ConfigError(f"AUTH_TOKEN_FILE {path} is larger than {MAX_TOKEN_FILE_BYTES} bytes; it cannot be a token")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"AUTH_TOKEN_FILE {path} is not UTF-8 text") from None
+
+
+def _usable(token: str, source: str) -> str:
+    _header_safe(token, source)
+    redaction.register(token, source)
+    return token
+
+
+def _header_safe(token: str, source: str) -> None:
     # A line break inside the token would make the HTTP library refuse the header
     # with an error quoting the token (escaped, so log redaction misses it).
     if not token.isprintable():
         raise ConfigError(f"the API token in {source} contains a line break or another control character")
-    return token
+    # HTTP header values are Latin-1 on the wire: http.client would fail on anything else mid-request.
+    try:
+        token.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ConfigError(
+            f"the API token in {source} has characters an HTTP header cannot carry (only Latin-1 can be sent)"
+        ) from None

@@ -1,34 +1,34 @@
-"""Logging setup: plain text for people, JSON lines for log collectors, secrets redacted in both."""
+"""Logging setup: plain text for people, JSON lines for log collectors, secrets redacted in both.
+
+Everything a job writes to stderr goes through here: log records through the
+root logger's handler, and the few lines meant for the operator whatever the
+log level (a failed date, a configuration error) through ``console_line``. Both
+are redacted by ``shared.redaction`` and, in the ``json`` format, both are one
+JSON object per line.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 import sys
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
-REDACTED = "***"
+from shared import redaction
+from shared.redaction import REDACTED
+
+__all__ = ["REDACTED", "JsonFormatter", "TextFormatter", "configure_logging", "console_line"]
 
 # Attributes every LogRecord has; anything else was passed through ``extra=`` and is a field.
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 class _RedactingFormatter(logging.Formatter):
-    """Replaces every secret in the final text, tracebacks included."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        # Each secret also as JSON and repr() escape it (a token with a quote or backslash), longest first.
-        forms = {form for s in secrets if s for form in (s, json.dumps(s, ensure_ascii=False)[1:-1], repr(s)[1:-1])}
-        self._secrets = tuple(sorted(forms, key=len, reverse=True))
+    """Replaces every registered secret in the final text, tracebacks included."""
 
     def format(self, record: logging.LogRecord) -> str:
-        text = self.render(record)
-        for secret in self._secrets:
-            text = text.replace(secret, REDACTED)
-        return text
+        return redaction.redact(self.render(record))
 
     def render(self, record: logging.LogRecord) -> str:
         raise NotImplementedError
@@ -69,9 +69,12 @@ class JsonFormatter(_RedactingFormatter):
         return json.dumps(payload, ensure_ascii=False, default=str)
 
 
-def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None:
-    """Send the root logger to stderr in ``fmt`` ("text" or "json") at ``level``."""
-    formatter: logging.Formatter = JsonFormatter(secrets) if fmt == "json" else TextFormatter(secrets)
+def configure_logging(level: str, fmt: str) -> None:
+    """Send the root logger to stderr in ``fmt`` ("text" or "json") at ``level``.
+
+    Secrets are redacted as registered where they are read (``shared.redaction.register``).
+    """
+    formatter: logging.Formatter = JsonFormatter() if fmt == "json" else TextFormatter()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
@@ -79,3 +82,23 @@ def configure_logging(level: str, fmt: str, secrets: Iterable[str] = ()) -> None
     root.setLevel(level)
     # urllib3 logs full request lines at DEBUG; keep it quieter than our own debug output.
     logging.getLogger("urllib3").setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+def console_line(tool: str, text: str, level: str = "ERROR", **fields: Any) -> None:
+    """Write ``tool: text`` to stderr for the operator, redacted; a JSON object in the ``json`` format.
+
+    For what must reach stderr whatever the log level: the line per failed date,
+    a configuration error, an interruption. ``fields`` become keys in JSON.
+    """
+    line = f"{tool}: {text}"
+    if any(isinstance(handler.formatter, JsonFormatter) for handler in logging.getLogger().handlers):
+        payload = {
+            "ts": _timestamp(logging.makeLogRecord({})),
+            "level": level,
+            "logger": tool,
+            "message": line,
+            **fields,
+        }
+        line = json.dumps(payload, ensure_ascii=False, default=str)
+    sys.stderr.write(redaction.redact(line) + "\n")
+    sys.stderr.flush()

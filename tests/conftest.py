@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
+from shared import redaction
+
 
 @pytest.fixture(autouse=True)
 def _restore_logging() -> Iterator[None]:
-    """The jobs' ``configure_logging`` replaces the root handlers; put them back after each test.
+    """The jobs' ``configure_logging`` replaces the root handlers; put them back (and forget secrets) after each test.
 
     Without this, a handler bound to one test's captured stderr would outlive it.
     """
@@ -20,6 +22,7 @@ def _restore_logging() -> Iterator[None]:
     handlers, level = root.handlers[:], root.level
     urllib3_level = logging.getLogger("urllib3").level
     yield
+    redaction.forget_all()
     root.handlers[:] = handlers
     root.setLevel(level)
     logging.getLogger("urllib3").setLevel(urllib3_level)

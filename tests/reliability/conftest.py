@@ -52,6 +52,44 @@ def canned_api(
     return start
 
 
+Respond = Callable[[BaseHTTPRequestHandler, int], None]
+
+
+@pytest.fixture
+def hostile_api() -> Iterator[Callable[[Respond], str]]:
+    """Factory: ``hostile_api(respond)`` serves every request with ``respond(handler, page)``; returns the sales URL.
+
+    ``respond`` writes whatever it likes on ``handler.wfile`` (a trickle, a lie, a
+    huge body, nothing at all). Handler threads are daemons and the server's
+    sockets are closed when the test ends, so a response that never finishes
+    does not hold the test up.
+    """
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(respond: Respond) -> str:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                page_text = parse_qs(urlsplit(self.path).query).get("page", ["1"])[0]
+                with contextlib.suppress(OSError):  # the client gave up or was stopped
+                    respond(self, int(page_text))
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}/sales"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def base(tmp_path: Path) -> Path:
     """BASE_DIR of a test (created empty)."""

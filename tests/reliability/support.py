@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import IO
 
@@ -75,8 +76,18 @@ class Result:
     seconds: float
 
     def error_lines(self, tool: str) -> list[str]:
-        """The one-line-per-failure summary lines (``tool: ...``) on stderr."""
-        return [line for line in self.stderr.splitlines() if line.startswith(f"{tool}: ")]
+        """The one-line-per-failure summary lines (``tool: ...``) on stderr; in JSON lines, their message."""
+        return [text for text in map(_message, self.stderr.splitlines()) if text.startswith(f"{tool}: ")]
+
+
+def _message(line: str) -> str:
+    """A stderr line as text: the ``message`` of a JSON line (``LOG_FORMAT=json``), else the line itself."""
+    if line.startswith("{"):
+        try:
+            return str(json.loads(line).get("message", ""))
+        except ValueError:
+            pass
+    return line
 
 
 def job_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -238,3 +249,14 @@ def _array_length(data: bytes) -> int:
 
 def page_name(page: int, day: str = DAY) -> str:
     return f"sales_{day}_{page}.json"
+
+
+def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, **headers: str) -> None:
+    """A complete answer: ``status``, a JSON content type, ``headers`` (``Retry_After`` -> ``Retry-After``), ``body``."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(body)))
+    for name, value in headers.items():
+        handler.send_header(name.replace("_", "-"), value)
+    handler.end_headers()
+    handler.wfile.write(body)

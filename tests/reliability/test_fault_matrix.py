@@ -234,7 +234,7 @@ def test_extract_refuses_a_page_convert_could_not_read(
     url = canned_api({1: body})
     partition = make_previous(base)
     before = snapshot(base)
-    env = {"SALES_API_URL": url, "AUTH_TOKEN": "any", "BASE_DIR": str(base)}
+    env = {"SALES_API_URL": url, "AUTH_TOKEN": "any-token", "BASE_DIR": str(base)}
 
     result = run_job(EXTRACT, [*BASE_FLAGS, "--concurrency", "1"], env, tmp_path)
 

@@ -84,7 +84,7 @@ def test_retry_after_wins_over_backoff(retry_after: float, expected: float) -> N
 
 
 def test_the_default_settings_are_bounded() -> None:
-    defaults = resolve(ExtractSettings, None, {"SALES_API_URL": "http://127.0.0.1:1/sales", "AUTH_TOKEN": "t"})
+    defaults = resolve(ExtractSettings, None, {"SALES_API_URL": "http://127.0.0.1:1/sales", "AUTH_TOKEN": "test-token"})
     policy = RetryPolicy(defaults.max_attempts, defaults.backoff, defaults.max_backoff, defaults.max_retry_after)
     assert policy.max_attempts == 5
     assert policy.delay(100, None, random.Random(0)) <= policy.max_delay

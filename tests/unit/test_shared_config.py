@@ -50,6 +50,10 @@ def test_read_token(tmp_path: Path, env: dict[str, str], file_text: str | None, 
         pytest.param({"AUTH_TOKEN": "abc\rdef"}, None, "contains a line break", id="env-inner-carriage-return"),
         pytest.param({"AUTH_TOKEN": "abc\x00def"}, None, "control character", id="env-nul"),
         pytest.param({}, "abc\ndef\n", "contains a line break", id="file-two-lines"),
+        pytest.param({"AUTH_TOKEN": "abcdef"}, None, "AUTH_TOKEN is shorter than 8", id="too-short-to-redact"),
+        pytest.param({}, "abcdef\n", "shorter than 8", id="file-too-short"),
+        pytest.param({"AUTH_TOKEN": "abc-défλ"}, None, "cannot carry", id="not-latin-1"),
+        pytest.param({}, "abc" * 6000, "larger than 16384 bytes", id="file-too-large"),
     ],
 )
 def test_read_token_errors(tmp_path: Path, env: dict[str, str], file_text: str | None, message: str) -> None:
@@ -69,6 +73,22 @@ def test_unreadable_token_file(tmp_path: Path) -> None:
         token_from({"AUTH_TOKEN_FILE": str(missing), "AUTH_TOKEN": TOKEN})
     with pytest.raises(ConfigError, match="Is a directory"):
         token_from({"AUTH_TOKEN_FILE": str(tmp_path)})
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        pytest.param(b"abc\xff\xfedef-token", "is not UTF-8 text", id="not-utf-8"),
+        pytest.param(None, "larger than 16384 bytes", id="dev-zero"),
+    ],
+)
+def test_token_files_that_are_not_tokens(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = Path("/dev/zero")
+    if content is not None:
+        path = tmp_path / "token"
+        path.write_bytes(content)
+    with pytest.raises(ConfigError, match=message):
+        token_from({"AUTH_TOKEN_FILE": str(path)})
 
 
 def test_load_environment_layers_process_env_over_dotenv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from shared.logs import REDACTED, configure_logging
+from shared import redaction
+from shared.logs import REDACTED, configure_logging, console_line
 
 TOKEN = "log-token-3c4d9e"
 LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z (DEBUG|INFO|WARNING|ERROR) [\w.]+: ")
@@ -31,7 +32,8 @@ def emit_everything(log: logging.Logger, token: str) -> None:
     ],
 )
 def test_token_is_redacted_everywhere(fmt: str, redactions: int, capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("DEBUG", fmt, secrets=[TOKEN])
+    redaction.register(TOKEN, "TEST")
+    configure_logging("DEBUG", fmt)
     emit_everything(logging.getLogger("test.redaction"), TOKEN)
     err = capsys.readouterr().err
     assert TOKEN not in err
@@ -50,7 +52,8 @@ def test_token_is_redacted_everywhere(fmt: str, redactions: int, capsys: pytest.
 )
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_tokens_needing_escapes_are_redacted(fmt: str, token: str, capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("DEBUG", fmt, secrets=[token])
+    redaction.register(token, "TEST")
+    configure_logging("DEBUG", fmt)
     emit_everything(logging.getLogger("test.escapes"), token)
     err = capsys.readouterr().err
     escaped = {token, json.dumps(token)[1:-1], json.dumps(token, ensure_ascii=False)[1:-1], repr(token)[1:-1]}
@@ -71,7 +74,8 @@ def test_text_format(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_json_format_one_object_per_line(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("INFO", "json", secrets=[TOKEN])
+    redaction.register(TOKEN, "TEST")
+    configure_logging("INFO", "json")
     log = logging.getLogger("extract_job.test")
     log.info("%s: %d pages", "2026-11-24", 3, extra={"date": "2026-11-24", "pages": 3, "dest": TOKEN})
     log.warning("Zoë says 王伟")
@@ -117,14 +121,24 @@ def test_urllib3_is_kept_quieter_than_debug(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_reconfiguring_replaces_the_handler(capsys: pytest.CaptureFixture[str]) -> None:
+    redaction.register(TOKEN, "TEST")
     configure_logging("INFO", "text")
-    configure_logging("INFO", "text", secrets=[TOKEN])
+    configure_logging("INFO", "text")
     logging.getLogger("test.once").info("token %s", TOKEN)
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and TOKEN not in err
 
 
-def test_empty_secrets_are_ignored(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging("INFO", "text", secrets=["", TOKEN])
-    logging.getLogger("test.empty").info("kept words")
-    assert "kept words" in capsys.readouterr().err
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_console_lines_are_redacted_and_follow_the_format(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    redaction.register(TOKEN, "TEST")
+    configure_logging("ERROR", fmt)
+    console_line("extract_job", f"2022-08-09: the API said: bad token {TOKEN}", date="2022-08-09")
+    err = capsys.readouterr().err
+    assert TOKEN not in err and err.count("\n") == 1
+    if fmt == "json":
+        line = json.loads(err)
+        assert line["message"] == "extract_job: 2022-08-09: the API said: bad token ***"
+        assert line["level"] == "ERROR" and line["date"] == "2022-08-09"
+    else:
+        assert err == "extract_job: 2022-08-09: the API said: bad token ***\n"
