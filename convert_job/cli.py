@@ -25,6 +25,7 @@ from shared.logs import configure_logging
 from shared.manifest import read_manifest
 from shared.quarantine import DEFAULT_KEEP_FAILED_RUNS
 from shared.settings import Integer, Number, PathKind, Switch, Text, setting
+from shared.targets import check_distinct, check_output
 from shared.zones import QUARANTINE, RAW, STAGING, partition_dir
 
 log = logging.getLogger(TOOL)
@@ -139,7 +140,25 @@ def _partition_date(raw_dir: Path, given: str | None) -> date:
 
 
 def _plan(settings: ConvertSettings, clock: Clock) -> dict[date, Targets]:
-    """Which partitions to convert, per date."""
+    """Which partitions to convert, per date; every output folder checked (``shared.targets``) before any work."""
+    plan = _targets(settings, clock)
+    by_flag = bool(settings.raw_dir)
+    for targets in plan.values():
+        staging_name = "--stg-dir" if by_flag else "BASE_DIR"
+        quarantine_name = "--quarantine-dir" if settings.quarantine_dir else "BASE_DIR"
+        check_distinct(
+            [
+                ("--raw-dir" if by_flag else "BASE_DIR", targets.raw),
+                (staging_name, targets.staging),
+                (quarantine_name, targets.quarantine),
+            ]
+        )
+        check_output(targets.staging, STAGING, staging_name)
+        check_output(targets.quarantine, QUARANTINE, quarantine_name)
+    return plan
+
+
+def _targets(settings: ConvertSettings, clock: Clock) -> dict[date, Targets]:
     base = settings.base_dir
     if settings.raw_dir or settings.stg_dir:
         if not (settings.raw_dir and settings.stg_dir):

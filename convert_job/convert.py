@@ -21,6 +21,7 @@ from convert_job.raw_reader import RawPage, iter_pages, parse_page
 from convert_job.schema import FIELDS, schema_fingerprint
 from convert_job.validation import Rejection, unknown_fields, validate
 from shared.errors import DataError, PartitionError
+from shared.filenames import avro_file_name
 from shared.manifest import (
     MANIFEST_FORMAT,
     FileEntry,
@@ -50,10 +51,6 @@ from shared.testhook import reached
 from shared.zones import QUARANTINE, STAGING
 
 log = logging.getLogger(__name__)
-
-
-def avro_file_name(day: date) -> str:
-    return f"sales_{day.isoformat()}.avro"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from shared.logs import console_line
 from shared.manifest import new_run_id
 from shared.outcomes import Outcome
 from shared.partition import clean_leftovers
+from shared.targets import check_output
 from shared.zones import RAW, partition_dir
 
 log = logging.getLogger(TOOL)
@@ -56,6 +57,9 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
     days = select_dates(settings.date, settings.start, settings.end, {"DATE": settings.dates_env or ""}, now=clock())
     if settings.raw_dir and len(days) > 1:
         raise ConfigError("--raw-dir names one partition; it cannot be used with a range of dates")
+    named_by = "--raw-dir" if settings.raw_dir else "BASE_DIR"
+    for day in days:
+        check_output(_partition(day, settings), RAW, named_by)
     log.info(
         "extracting %d date(s) from %s with concurrency %d",
         len(days),
@@ -97,8 +101,12 @@ def _record(base: Path, outcomes: list[Outcome]) -> int:
     return EXIT_OK
 
 
+def _partition(day: date, settings: ExtractSettings) -> Path:
+    return settings.raw_dir or partition_dir(settings.base_dir, RAW, day)
+
+
 def _extract_one(day: date, settings: ExtractSettings, client: SalesApiClient) -> Status:
-    partition = settings.raw_dir or partition_dir(settings.base_dir, RAW, day)
+    partition = _partition(day, settings)
     if settings.missing_only and is_complete(partition):
         clean_leftovers(partition)  # what a run killed after its swap left behind; no writer will run to remove it
         log.info("%s: already complete, skipped (--missing-only)", day)

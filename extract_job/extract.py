@@ -13,6 +13,7 @@ from extract_job.classify import Page
 from extract_job.client import SalesApiClient
 from extract_job.pagination import fetch_all
 from shared.errors import PartitionError
+from shared.filenames import page_file_name
 from shared.manifest import (
     FileEntry,
     new_manifest,
@@ -26,10 +27,6 @@ from shared.testhook import reached
 from shared.zones import RAW
 
 log = logging.getLogger(__name__)
-
-
-def page_file_name(day: date, page: int) -> str:
-    return f"sales_{day.isoformat()}_{page}.json"
 
 
 def is_complete(partition: Path) -> bool:

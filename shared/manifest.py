@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import PartitionError, name_a_few
+from shared.filenames import SUCCESS_FILE
 from shared.zones import DATASET
 
-SUCCESS_FILE = "_SUCCESS"
 MANIFEST_FORMAT = 2
 _PACKAGE = "sales-pipeline"
 

@@ -19,6 +19,7 @@ belongs to a dead run and is removed; one still locked is left to its owner.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -30,7 +31,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from shared.manifest import SUCCESS_FILE, manifest_bytes, new_run_id
+from shared.errors import PartitionError
+from shared.filenames import SUCCESS_FILE, is_project_file, old_prefix, tmp_prefix
+from shared.manifest import manifest_bytes, new_run_id
 from shared.testhook import reached
 
 log = logging.getLogger(__name__)
@@ -82,11 +85,38 @@ def _try_lock(path: Path) -> int | None:
 
 
 def _tmp_prefix(target: Path) -> str:
-    return f".{target.name}.tmp-"
+    return tmp_prefix(target.name)
 
 
 def _old_prefix(target: Path) -> str:
-    return f".{target.name}.old-"
+    return old_prefix(target.name)
+
+
+def remove_own(path: Path) -> None:
+    """Delete ``path`` (a partition or a run's temporary) as far as the pipeline wrote it.
+
+    Only names of the project's own patterns (``shared.filenames``) are deleted;
+    anything else stays, with a warning naming it, and so does its folder.
+    """
+    if path.is_symlink() or not path.is_dir():
+        if is_project_file(path.name):
+            path.unlink(missing_ok=True)
+        return
+    foreign = []
+    for entry in path.iterdir():
+        if not is_project_file(entry.name):
+            foreign.append(entry.name)
+        elif entry.is_dir() and not entry.is_symlink():
+            remove_own(entry)
+        else:
+            entry.unlink(missing_ok=True)
+    if foreign:
+        log.warning(
+            "left %s in place: it holds files the pipeline did not write (%s)", path, ", ".join(sorted(foreign))
+        )
+        return
+    with contextlib.suppress(OSError):
+        path.rmdir()
 
 
 def clean_leftovers(target: Path) -> None:
@@ -98,6 +128,11 @@ def clean_leftovers(target: Path) -> None:
         name = leftover.name
         if not (name.startswith(_tmp_prefix(target)) or name.startswith(_old_prefix(target))):
             continue
+        if leftover.is_symlink() or not leftover.is_dir():
+            # Older versions swapped a regular file found at the partition path into a temporary name.
+            log.warning("removing %s: a file where a run's temporary folder belongs", leftover)
+            remove_own(leftover)
+            continue
         fd = _try_lock(leftover)
         if fd is None:
             continue
@@ -106,7 +141,7 @@ def clean_leftovers(target: Path) -> None:
                 log.warning("restoring %s, left aside by a run that died mid-swap", target)
                 os.rename(leftover, target)
             else:
-                shutil.rmtree(leftover, ignore_errors=True)
+                remove_own(leftover)
         finally:
             os.close(fd)
 
@@ -118,7 +153,7 @@ def remove_partition(target: Path) -> None:
     aside = target.parent / f"{_tmp_prefix(target)}{new_run_id()}"
     os.rename(target, aside)
     fsync_dir(target.parent)
-    shutil.rmtree(aside, ignore_errors=True)
+    remove_own(aside)
 
 
 class PartitionWriter:
@@ -149,7 +184,7 @@ class PartitionWriter:
         tb: TracebackType | None,
     ) -> None:
         if not self._committed:
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            shutil.rmtree(self.tmp, ignore_errors=True)  # this run's own folder: nothing else was ever in it
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -180,16 +215,18 @@ class PartitionWriter:
                 _fsync_file(path)
         fsync_dir(self.tmp)
         reached("partition.synced")
+        if self.target.is_symlink() or (self.target.exists() and not self.target.is_dir()):
+            raise PartitionError(f"{self.target} is a file, not a partition folder; remove it and run again")
         if not self.target.exists():
             os.rename(self.tmp, self.target)
         elif _exchange(self.tmp, self.target):
             reached("partition.swapped")
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            remove_own(self.tmp)  # now the previous partition
         else:
             aside = self.target.parent / f"{_old_prefix(self.target)}{self.tmp.name.rsplit('-', 1)[-1]}"
             os.rename(self.target, aside)
             os.rename(self.tmp, self.target)
             reached("partition.swapped")
-            shutil.rmtree(aside, ignore_errors=True)
+            remove_own(aside)
         fsync_dir(self.target.parent)
         self._committed = True

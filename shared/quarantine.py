@@ -28,19 +28,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
 from shared.errors import PartitionError
-from shared.manifest import SUCCESS_FILE, manifest_bytes, read_manifest, sha256_hex, verify_partition
-from shared.partition import clean_leftovers, fsync_dir
+from shared.filenames import MANIFEST_REWRITE, SUCCESS_FILE
+from shared.filenames import QUARANTINE_RUN_PREFIX as RUN_PREFIX
+from shared.filenames import REJECTED_FILE as REJECTED_FILE  # re-exported: the quarantine layout's file
+from shared.manifest import manifest_bytes, read_manifest, sha256_hex, verify_partition
+from shared.partition import clean_leftovers, fsync_dir, remove_own
 from shared.testhook import reached
 
 log = logging.getLogger(__name__)
 
-REJECTED_FILE = "rejected.jsonl"
-RUN_PREFIX = "run="
 PENDING = "pending"
 COMMITTED = "committed"
 FAILED = "failed"
@@ -104,7 +104,7 @@ def mark(quarantine: Path, run_id: str, status: str) -> None:
     manifest = read_manifest(folder)
     if manifest.get("status") == status:
         return
-    fresh = folder / f".{SUCCESS_FILE}.new"
+    fresh = folder / MANIFEST_REWRITE
     with fresh.open("wb") as handle:
         handle.write(manifest_bytes({**manifest, "status": status}))
         handle.flush()
@@ -119,7 +119,7 @@ def remove_run(quarantine: Path, run_id: str) -> None:
     aside = quarantine / f".{folder.name}.old-{run_id}"
     os.rename(folder, aside)
     fsync_dir(quarantine)
-    shutil.rmtree(aside, ignore_errors=True)
+    remove_own(aside)
 
 
 def _finished_at(quarantine: Path, run_id: str) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared import partition as partition_module
+from shared.errors import PartitionError
 from shared.partition import PartitionWriter, clean_leftovers, remove_partition
 
 
@@ -28,8 +29,8 @@ def write_partition(target: Path, run_id: str, files: dict[str, bytes]) -> None:
         writer.commit()
 
 
-OLD = {"a.json": b"[1]", "b.json": b"[2]", "_SUCCESS": b"{}\n"}
-NEW = {"c.json": b"[3, 4]", "_SUCCESS": b'{"new": true}\n'}
+OLD = {"sales_2026-11-24_1.json": b"[1]", "sales_2026-11-24_2.json": b"[2]", "_SUCCESS": b"{}\n"}
+NEW = {"sales_2026-11-24_3.json": b"[3, 4]", "_SUCCESS": b'{"new": true}\n'}
 
 
 @pytest.fixture(params=["exchange", "rename-aside"])
@@ -62,8 +63,8 @@ def test_exception_leaves_the_old_partition_byte_for_byte(target: Path, swap: st
     write_partition(target, "run1", OLD)
     before = snapshot(target)
     with pytest.raises(RuntimeError, match="page 3 failed"), PartitionWriter(target, "run2") as writer:
-        writer.write_bytes("a.json", b"[999]")
-        with writer.open("c.json") as handle:
+        writer.write_bytes("sales_2026-11-24_1.json", b"[999]")
+        with writer.open("sales_2026-11-24_3.json") as handle:
             handle.write(b"[half")
         raise RuntimeError("page 3 failed")
     assert snapshot(target) == before
@@ -72,7 +73,7 @@ def test_exception_leaves_the_old_partition_byte_for_byte(target: Path, swap: st
 
 def test_no_commit_leaves_no_partition(target: Path) -> None:
     with PartitionWriter(target, "run1") as writer:
-        writer.write_bytes("a.json", b"[1]")
+        writer.write_bytes("sales_2026-11-24_1.json", b"[1]")
     assert not target.exists()
     assert hidden(target.parent) == []
 
@@ -80,8 +81,8 @@ def test_no_commit_leaves_no_partition(target: Path) -> None:
 def test_files_are_written_into_the_hidden_temporary_folder(target: Path) -> None:
     with PartitionWriter(target, "abc123") as writer:
         assert writer.tmp == target.parent / ".2026-11-24.tmp-abc123"
-        writer.write_bytes("a.json", b"[1]")
-        assert (writer.tmp / "a.json").read_bytes() == b"[1]"
+        writer.write_bytes("sales_2026-11-24_1.json", b"[1]")
+        assert (writer.tmp / "sales_2026-11-24_1.json").read_bytes() == b"[1]"
         assert not target.exists()
         writer.commit()
     assert not writer.tmp.exists()
@@ -89,9 +90,9 @@ def test_files_are_written_into_the_hidden_temporary_folder(target: Path) -> Non
 
 def test_a_file_name_cannot_be_written_twice(target: Path) -> None:
     with PartitionWriter(target, "run1") as writer:
-        writer.write_bytes("a.json", b"[1]")
+        writer.write_bytes("sales_2026-11-24_1.json", b"[1]")
         with pytest.raises(FileExistsError):
-            writer.write_bytes("a.json", b"[2]")
+            writer.write_bytes("sales_2026-11-24_1.json", b"[2]")
 
 
 def test_streamed_file_is_committed(target: Path) -> None:
@@ -127,9 +128,41 @@ def test_leftovers_of_a_dead_run_are_removed_on_the_next_run(target: Path, swap:
     (dead_tmp / "sales_2026-11-24_1.json").write_bytes(b"[partial")
     dead_old = target.parent / ".2026-11-24.old-deadrun2"  # target exists, so this is just garbage
     dead_old.mkdir()
-    (dead_old / "x").write_bytes(b"x")
+    (dead_old / "_SUCCESS").write_bytes(b"x")
     write_partition(target, "run2", NEW)
     assert snapshot(target) == NEW
+    assert hidden(target.parent) == []
+
+
+def test_a_leftover_holding_foreign_files_keeps_them(target: Path) -> None:
+    """Removal deletes only names of the project's patterns; a foreign file stays, and so does its folder."""
+    write_partition(target, "run1", OLD)
+    dead_tmp = target.parent / ".2026-11-24.tmp-deadrun"
+    dead_tmp.mkdir()
+    (dead_tmp / "sales_2026-11-24_1.json").write_bytes(b"[partial")
+    (dead_tmp / "thesis.txt").write_bytes(b"four years of work")
+    write_partition(target, "run2", NEW)
+    assert snapshot(target) == NEW
+    assert snapshot(dead_tmp) == {"thesis.txt": b"four years of work"}
+
+
+@pytest.mark.parametrize("kind", ["tmp", "old"])
+def test_a_file_left_where_a_temporary_folder_belongs_is_repaired(target: Path, kind: str) -> None:
+    """Older versions swapped a file found at the partition path into a temporary name; that must not stick."""
+    write_partition(target, "run1", OLD)
+    stuck = target.parent / f".2026-11-24.{kind}-0123456789abcdef"
+    stuck.write_bytes(b"a file, not a folder")
+    write_partition(target, "run2", NEW)
+    assert snapshot(target) == NEW
+    assert hidden(target.parent) == []
+
+
+def test_a_file_at_the_partition_path_is_refused_at_commit(target: Path) -> None:
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"not a partition")
+    with pytest.raises(PartitionError, match="is a file, not a partition folder; remove it"):
+        write_partition(target, "run1", NEW)
+    assert target.read_bytes() == b"not a partition"
     assert hidden(target.parent) == []
 
 
@@ -159,29 +192,29 @@ def test_restored_partition_is_then_replaced_by_the_next_run(target: Path, swap:
     target.parent.mkdir(parents=True)
     aside = target.parent / ".2026-11-24.old-deadrun"
     aside.mkdir()
-    (aside / "a.json").write_bytes(b"[1]")
+    (aside / "sales_2026-11-24_1.json").write_bytes(b"[1]")
     tmp = target.parent / ".2026-11-24.tmp-deadrun"
     tmp.mkdir()
-    (tmp / "c.json").write_bytes(b"[3")
+    (tmp / "sales_2026-11-24_3.json").write_bytes(b"[3")
     with PartitionWriter(target, "run2") as writer:
-        assert snapshot(target) == {"a.json": b"[1]"}, "restored before the new run writes anything"
-        writer.write_bytes("c.json", b"[3, 4]")
+        assert snapshot(target) == {"sales_2026-11-24_1.json": b"[1]"}, "restored before the new run writes anything"
+        writer.write_bytes("sales_2026-11-24_3.json", b"[3, 4]")
         writer.commit()
-    assert snapshot(target) == {"c.json": b"[3, 4]"}
+    assert snapshot(target) == {"sales_2026-11-24_3.json": b"[3, 4]"}
     assert hidden(target.parent) == []
 
 
 def test_locked_temporary_folder_of_a_live_writer_is_not_removed(target: Path, swap: str) -> None:
     with PartitionWriter(target, "live") as live:
-        live.write_bytes("a.json", b"[1]")
+        live.write_bytes("sales_2026-11-24_1.json", b"[1]")
         # A second run for the same date starts while the first is still writing.
         write_partition(target, "second", NEW)
-        assert (live.tmp / "a.json").read_bytes() == b"[1]", "the live writer's files survive"
+        assert (live.tmp / "sales_2026-11-24_1.json").read_bytes() == b"[1]", "the live writer's files survive"
         clean_leftovers(target)
         assert live.tmp.is_dir()
         live.write_bytes("_SUCCESS", b"{}\n")
         live.commit()
-    assert snapshot(target) == {"a.json": b"[1]", "_SUCCESS": b"{}\n"}
+    assert snapshot(target) == {"sales_2026-11-24_1.json": b"[1]", "_SUCCESS": b"{}\n"}
     assert hidden(target.parent) == []
 
 

@@ -1,0 +1,230 @@
+"""Wrong paths never delete data: every output folder is checked before any work.
+
+Each case builds a real folder layout, runs the job as a process and compares
+every file under the test's folder byte for byte before and after. A refusal is
+exit 2 with one line naming what is in the way; a state left by an older or
+killed run (a file where a folder belongs, a temporary holding foreign files)
+is repaired or named, never stuck.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from sales_api_sim.server import RunningSimulator
+from shared.manifest import verify_partition
+
+from .support import (
+    CONVERT,
+    DAY,
+    EXTRACT,
+    Result,
+    assert_success,
+    extract_env,
+    page_name,
+    run_job,
+    snapshot,
+    temporaries,
+    write_raw_partition,
+)
+
+OTHER_DAY = "2022-08-08"
+THESIS = b"four years of work"
+
+
+def assert_refused(result: Result, tool: str, *needles: str) -> None:
+    assert result.code == 2, f"expected exit 2, got {result.code}\n{result.stderr}"
+    assert "Traceback" not in result.stderr
+    lines = result.error_lines(tool)
+    assert len(lines) == 1 and lines[0].startswith(f"{tool}: error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def foreign_folder(path: Path) -> None:
+    """A folder of somebody's own files."""
+    (path / "sub").mkdir(parents=True)
+    (path / "thesis.txt").write_bytes(THESIS)
+    (path / "sub" / "notes.md").write_bytes(b"# notes")
+
+
+def raw_partition(path: Path, day: str = DAY) -> None:
+    write_raw_partition(path, {page_name(1, day): b'[{"client": "Ann"}]'}, day=day)
+
+
+@pytest.mark.parametrize(
+    ("layout", "raw_dir", "needles"),
+    [
+        pytest.param(
+            lambda root: raw_partition(root / "data" / "raw" / "sales" / OTHER_DAY, OTHER_DAY),
+            "data/raw/sales",
+            [f"{OTHER_DAY}/", "did not write"],
+            id="the-dataset-folder-instead-of-the-date",
+        ),
+        pytest.param(lambda root: foreign_folder(root / "home"), "home", ["sub/, thesis.txt"], id="a-folder-of-files"),
+        pytest.param(
+            lambda root: (root / "home").mkdir() or (root / "home" / "x.json").write_bytes(b"[]"),
+            "home",
+            ["x.json"],
+            id="a-json-file-that-is-not-a-page",
+        ),
+        pytest.param(
+            lambda root: (root / "file").write_bytes(THESIS),
+            "file",
+            ["is a file, not a folder; remove it"],
+            id="a-file",
+        ),
+    ],
+)
+def test_extract_refuses_a_raw_dir_it_did_not_write(
+    sales_api: Callable[..., RunningSimulator],
+    tmp_path: Path,
+    layout: Callable[[Path], None],
+    raw_dir: str,
+    needles: list[str],
+) -> None:
+    sim = sales_api(pages=2, records_per_page=3)
+    layout(tmp_path)
+    before = snapshot(tmp_path)
+
+    result = run_job(EXTRACT, ["--date", DAY, "--raw-dir", raw_dir], extract_env(sim, tmp_path / "data"), tmp_path)
+
+    assert_refused(result, EXTRACT, "--raw-dir", *needles)
+    assert snapshot(tmp_path) == before
+    assert sim.stats.requests_total == 0, "refused before any request"
+
+
+@pytest.mark.parametrize(
+    "prepare",
+    [
+        pytest.param(lambda path: None, id="missing"),
+        pytest.param(lambda path: path.mkdir(), id="empty"),
+        pytest.param(raw_partition, id="a-previous-partition"),
+    ],
+)
+def test_extract_takes_a_missing_empty_or_own_raw_dir(
+    sales_api: Callable[..., RunningSimulator], tmp_path: Path, prepare: Callable[[Path], None]
+) -> None:
+    sim = sales_api(pages=2, records_per_page=3)
+    prepare(tmp_path / "out")
+
+    result = run_job(EXTRACT, ["--date", DAY, "--raw-dir", "out"], extract_env(sim, tmp_path / "data"), tmp_path)
+
+    assert_success(result)
+    assert verify_partition(tmp_path / "out")["pages"] == 2
+
+
+def test_a_fresh_base_dir_is_fine(sales_api: Callable[..., RunningSimulator], tmp_path: Path) -> None:
+    sim = sales_api(pages=1, records_per_page=3)
+    assert_success(run_job(EXTRACT, ["--date", DAY], extract_env(sim, tmp_path / "new" / "data"), tmp_path))
+    verify_partition(tmp_path / "new" / "data" / "raw" / "sales" / DAY)
+
+
+def test_a_foreign_file_in_a_base_dir_partition_is_refused(
+    sales_api: Callable[..., RunningSimulator], base: Path, tmp_path: Path
+) -> None:
+    sim = sales_api(pages=1, records_per_page=3)
+    partition = base / "raw" / "sales" / DAY
+    raw_partition(partition)
+    (partition / "README.txt").write_bytes(b"what this folder is")
+    before = snapshot(base)
+
+    result = run_job(EXTRACT, ["--date", DAY], extract_env(sim, base), tmp_path)
+
+    assert_refused(result, EXTRACT, "BASE_DIR", "README.txt")
+    assert snapshot(base) == before
+
+
+@pytest.fixture
+def raw(tmp_path: Path) -> Path:
+    """A complete raw partition to convert, at ``tmp_path/raw``."""
+    path = tmp_path / "raw"
+    raw_partition(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "layout", "needles"),
+    [
+        pytest.param(
+            ["--stg-dir", "raw"], None, ["--raw-dir and --stg-dir must be separate folders"], id="raw-is-staging"
+        ),
+        pytest.param(["--stg-dir", "raw/stg"], None, ["neither inside the other"], id="staging-inside-raw"),
+        pytest.param(
+            ["--stg-dir", "stg", "--quarantine-dir", "stg"], None, ["--stg-dir and --quarantine-dir"], id="same-output"
+        ),
+        pytest.param(["--stg-dir", "home"], foreign_folder, ["--stg-dir", "thesis.txt"], id="staging-foreign"),
+        pytest.param(
+            ["--stg-dir", "stg", "--quarantine-dir", "home"],
+            foreign_folder,
+            ["--quarantine-dir", "thesis.txt"],
+            id="quarantine-foreign",
+        ),
+        pytest.param(
+            ["--stg-dir", "home"],
+            lambda path: path.write_bytes(THESIS),
+            ["--stg-dir", "is a file, not a folder; remove it"],
+            id="staging-is-a-file",
+        ),
+    ],
+)
+def test_convert_refuses_outputs_it_did_not_write(
+    raw: Path, tmp_path: Path, args: list[str], layout: Callable[[Path], None] | None, needles: list[str]
+) -> None:
+    if layout:
+        layout(tmp_path / "home")
+    before = snapshot(tmp_path)
+
+    result = run_job(CONVERT, ["--raw-dir", "raw", *args], {"BASE_DIR": str(tmp_path / "data")}, tmp_path)
+
+    assert_refused(result, CONVERT, *needles)
+    assert snapshot(tmp_path) == before
+
+
+def test_convert_without_rejects_keeps_a_quarantine_dir_of_other_files(raw: Path, tmp_path: Path) -> None:
+    """The reported bug: no rejects removed the whole --quarantine-dir."""
+    foreign_folder(tmp_path / "q")
+    result = run_job(
+        CONVERT, ["--raw-dir", "raw", "--stg-dir", "stg", "--quarantine-dir", "q"], {"BASE_DIR": "data"}, tmp_path
+    )
+    assert result.code == 2
+    assert snapshot(tmp_path / "q") == {"sub/notes.md": b"# notes", "thesis.txt": THESIS}
+
+
+@pytest.mark.parametrize("tool", [EXTRACT, CONVERT])
+def test_a_file_left_as_a_temporary_by_an_older_run_is_repaired(
+    sales_api: Callable[..., RunningSimulator], base: Path, tmp_path: Path, tool: str
+) -> None:
+    """Older versions swapped a file found at the partition path into a hidden temporary; every later run failed."""
+    sim = sales_api(pages=1, records_per_page=3)
+    assert_success(run_job(EXTRACT, ["--date", DAY], extract_env(sim, base), tmp_path))
+    zone = "raw" if tool == EXTRACT else "stg"
+    stuck = base / zone / "sales" / f".{DAY}.tmp-0123456789abcdef0123456789abcdef"
+    stuck.parent.mkdir(parents=True, exist_ok=True)
+    stuck.write_bytes(b"was a file at the partition path")
+
+    result = run_job(
+        tool, ["--date", DAY, "--force"] if tool == CONVERT else ["--date", DAY], extract_env(sim, base), tmp_path
+    )
+
+    assert_success(result)
+    assert temporaries(base / zone / "sales") == []
+    verify_partition(base / zone / "sales" / DAY)
+
+
+def test_a_foreign_temporary_is_kept_and_named_but_does_not_block(
+    sales_api: Callable[..., RunningSimulator], base: Path, tmp_path: Path
+) -> None:
+    sim = sales_api(pages=1, records_per_page=3)
+    leftover = base / "raw" / "sales" / f".{DAY}.tmp-0123456789abcdef0123456789abcdef"
+    foreign_folder(leftover)
+
+    result = run_job(EXTRACT, ["--date", DAY], extract_env(sim, base), tmp_path)
+
+    assert_success(result)
+    verify_partition(base / "raw" / "sales" / DAY)
+    assert snapshot(leftover) == {"sub/notes.md": b"# notes", "thesis.txt": THESIS}
+    assert f"left {leftover} in place: it holds files the pipeline did not write (sub, thesis.txt)" in result.stderr
