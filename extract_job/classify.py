@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from extract_job.retry import parse_retry_after
 from extract_job.settings import DEFAULT_END_OF_PAGES
@@ -22,6 +24,11 @@ class Page:
     number: int
     body: bytes
     records: int
+
+    @cached_property
+    def sha256(self) -> str:
+        """Hex sha256 of the body, computed once (the manifest and the repeated-page check both need it)."""
+        return hashlib.sha256(self.body).hexdigest()
 
 
 def _json_or_none(body: bytes) -> object | None:

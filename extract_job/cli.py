@@ -111,7 +111,15 @@ def _extract_one(day: date, settings: ExtractSettings, client: SalesApiClient) -
         clean_leftovers(partition)  # what a run killed after its swap left behind; no writer will run to remove it
         log.info("%s: already complete, skipped (--missing-only)", day)
         return Status.SKIPPED
-    extract_date(day, partition, client, public_url(settings.api_url), settings.concurrency, settings.max_pages)
+    extract_date(
+        day,
+        partition,
+        client,
+        public_url(settings.api_url),
+        settings.concurrency,
+        settings.max_pages,
+        settings.allow_empty,
+    )
     return Status.DONE
 
 

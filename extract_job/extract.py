@@ -12,13 +12,12 @@ from extract_job import TOOL
 from extract_job.classify import Page
 from extract_job.client import SalesApiClient
 from extract_job.pagination import fetch_all
-from shared.errors import PartitionError
+from shared.errors import DataError, PartitionError
 from shared.filenames import page_file_name
 from shared.manifest import (
     FileEntry,
     new_manifest,
     new_run_id,
-    sha256_hex,
     utc_now,
     verify_partition,
 )
@@ -27,6 +26,21 @@ from shared.testhook import reached
 from shared.zones import RAW
 
 log = logging.getLogger(__name__)
+
+
+def _refuse_emptying(day: date, partition: Path) -> None:
+    """Raise when ``partition`` is complete and holds records: an empty answer must not erase them silently."""
+    try:
+        previous = verify_partition(partition)
+    except PartitionError:
+        return
+    records = int(previous.get("records") or 0)
+    if records:
+        raise DataError(
+            f"the API now has no sales for {day}, but {partition} holds {records} records "
+            f"(run {previous.get('run_id')}); kept as it was. Pass --allow-empty (EXTRACT_ALLOW_EMPTY=1) "
+            "if the date really is empty now"
+        )
 
 
 def is_complete(partition: Path) -> bool:
@@ -45,10 +59,12 @@ def extract_date(
     source: str,
     concurrency: int,
     max_pages: int,
+    allow_empty: bool = False,
 ) -> dict[str, Any]:
     """Fetch every page of ``day`` and replace ``partition`` with them; on failure it stays as it was.
 
-    Returns the committed manifest.
+    A date the API answers with no sales does not replace a complete partition
+    holding records (``DataError``) unless ``allow_empty``. Returns the committed manifest.
     """
     started, clock = utc_now(), time.monotonic()
     run_id = new_run_id()
@@ -65,7 +81,7 @@ def extract_date(
 
         def keep(page: Page) -> None:
             entries[page.number] = FileEntry(
-                page_file_name(day, page.number), page.records, len(page.body), sha256_hex(page.body)
+                page_file_name(day, page.number), page.records, len(page.body), page.sha256
             )
 
         pages = fetch_all(fetch_and_store, keep, concurrency, max_pages)
@@ -73,6 +89,8 @@ def extract_date(
         kept = {f.name for f in files}
         for stray in [p for p in writer.tmp.iterdir() if p.name not in kept]:
             stray.unlink()  # pages an inconsistent API served past its own end
+        if not files and not allow_empty:
+            _refuse_emptying(day, partition)
         manifest = new_manifest(
             zone=RAW,
             day=day,

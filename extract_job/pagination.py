@@ -3,7 +3,10 @@
 The API only says where the pages end by answering "no such page", so up to
 ``concurrency`` pages are in flight at once, each new request going to the next
 page number, until a page comes back as the end. Pages past the end that were
-already requested are ignored, whatever they answered.
+already requested are never kept, and the API is held to its own end: one that
+holds records fails the date (no request is made only to look). Two consecutive
+pages with the same body fail it as soon as both are in: the API is ignoring
+the page number and would answer up to ``max_pages`` times.
 """
 
 from __future__ import annotations
@@ -24,6 +27,19 @@ class Paginator:
         self.next_page = 1
         self.end: int | None = None  # the first page number known to be past the last page
         self.errors: dict[int, BaseException] = {}
+        self.digests: dict[int, str] = {}  # page number -> sha256, of the pages that held records
+
+    def arrived(self, page: Page) -> None:
+        """Note a page with records; a copy of its neighbour fails the run from that page on."""
+        self.digests[page.number] = page.sha256
+        for before, after in ((page.number - 1, page.number), (page.number, page.number + 1)):
+            if before in self.digests and self.digests.get(after) == self.digests[before]:
+                self.errors[after] = FatalApiError(
+                    f"pages {before} and {after} are identical; the API seems to ignore the page number"
+                )
+
+    def ended(self, number: int) -> None:
+        self.end = min(number, self.end or number)
 
     def wanted(self) -> bool:
         """Whether another page number is still worth requesting."""
@@ -36,6 +52,12 @@ class Paginator:
         first_error = min(self.errors, default=None)
         if first_error is not None and (self.end is None or first_error < self.end):
             raise self.errors[first_error]
+        beyond = sorted(n for n in self.digests if self.end is not None and n > self.end)
+        if beyond:
+            raise FatalApiError(
+                f"inconsistent API: page {self.end} said the pages end, but page {beyond[0]} "
+                f"(already fetched) holds records; nothing was kept"
+            )
         if self.end is None:
             raise FatalApiError(
                 f"the API still had pages after {self.max_pages}; stopping (raise --max-pages if that is real)"
@@ -75,7 +97,9 @@ def fetch_all(
                     state.errors[number] = exc
                     continue
                 if page is None:
-                    state.end = min(number, state.end or number)
-                elif state.end is None or number < state.end:
+                    state.ended(number)
+                    continue
+                state.arrived(page)
+                if state.end is None or number < state.end:
                     sink(page)
     return state.outcome()

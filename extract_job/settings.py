@@ -12,6 +12,8 @@ from shared.errors import ConfigError
 from shared.settings import Integer, Number, PathKind, Switch, Text, setting
 
 HTTP_GROUP = "HTTP"
+MAX_CONCURRENCY = 64  # more pages in flight than this only hammers one API; a typo (100000) must not
+MAX_SECONDS = 24 * 3600.0  # no wait or timeout of the job is longer than a day
 API_URL_HELP = "the sales endpoint, e.g. http://127.0.0.1:8081/sales"
 DEFAULT_END_OF_PAGES = "page that doesn.t exist"
 """Searched in a 404's body: the sales API's ``{"message": "You requested page that doesn't exist"}``."""
@@ -94,7 +96,7 @@ class ExtractSettings(JobSettings):
         env="EXTRACT_CONCURRENCY",
         flag="--concurrency",
         default=4,
-        kind=Integer(minimum=1),
+        kind=Integer(minimum=1, maximum=MAX_CONCURRENCY),
         metavar="N",
         group=HTTP_GROUP,
         help="pages in flight at once",
@@ -103,7 +105,7 @@ class ExtractSettings(JobSettings):
         env="EXTRACT_MAX_ATTEMPTS",
         flag="--max-attempts",
         default=5,
-        kind=Integer(minimum=1),
+        kind=Integer(minimum=1, maximum=100),
         metavar="N",
         group=HTTP_GROUP,
         help="tries per page before giving up",
@@ -112,16 +114,16 @@ class ExtractSettings(JobSettings):
         env="EXTRACT_TIMEOUT",
         flag="--timeout",
         default=30.0,
-        kind=Number(above=0),
+        kind=Number(above=0, maximum=MAX_SECONDS),
         metavar="SECONDS",
         group=HTTP_GROUP,
-        help="read timeout per request",
+        help="longest silence while waiting for the server (per read)",
     )
     connect_timeout: float = setting(
         env="EXTRACT_CONNECT_TIMEOUT",
         flag="--connect-timeout",
         default=5.0,
-        kind=Number(above=0),
+        kind=Number(above=0, maximum=MAX_SECONDS),
         metavar="SECONDS",
         group=HTTP_GROUP,
         help="connect timeout per request",
@@ -130,7 +132,7 @@ class ExtractSettings(JobSettings):
         env="EXTRACT_BACKOFF",
         flag="--backoff",
         default=0.5,
-        kind=Number(above=0),
+        kind=Number(above=0, maximum=MAX_SECONDS),
         metavar="SECONDS",
         group=HTTP_GROUP,
         help="first retry wait, doubled each attempt, with jitter",
@@ -139,7 +141,7 @@ class ExtractSettings(JobSettings):
         env="EXTRACT_MAX_BACKOFF",
         flag="--max-backoff",
         default=30.0,
-        kind=Number(above=0),
+        kind=Number(above=0, maximum=MAX_SECONDS),
         metavar="SECONDS",
         group=HTTP_GROUP,
         help="longest wait between two attempts, unless the server asks for more with Retry-After",
@@ -148,16 +150,34 @@ class ExtractSettings(JobSettings):
         env="EXTRACT_MAX_RETRY_AFTER",
         flag="--max-retry-after",
         default=300.0,
-        kind=Number(minimum=0),
+        kind=Number(minimum=0, maximum=MAX_SECONDS),
         metavar="SECONDS",
         group=HTTP_GROUP,
-        help="longest Retry-After the job honours; a longer one is cut to this",
+        help="longest Retry-After the job waits for; a longer one fails that attempt at once, quoting the header",
+    )
+    request_deadline: float = setting(
+        env="EXTRACT_REQUEST_DEADLINE",
+        flag="--request-deadline",
+        default=120.0,
+        kind=Number(above=0, maximum=MAX_SECONDS),
+        metavar="SECONDS",
+        group=HTTP_GROUP,
+        help="longest one request may take in all, connecting and reading the whole body",
+    )
+    max_page_bytes: int = setting(
+        env="EXTRACT_MAX_PAGE_BYTES",
+        flag="--max-page-bytes",
+        default=64 * 1024 * 1024,
+        kind=Integer(minimum=1024, maximum=2**40),
+        metavar="BYTES",
+        group=HTTP_GROUP,
+        help="fail a page whose body is larger than this",
     )
     max_pages: int = setting(
         env="EXTRACT_MAX_PAGES",
         flag="--max-pages",
         default=10_000,
-        kind=Integer(minimum=1),
+        kind=Integer(minimum=1, maximum=1_000_000),
         metavar="N",
         group=HTTP_GROUP,
         help="fail a date whose pages never end after N pages",
@@ -171,6 +191,13 @@ class ExtractSettings(JobSettings):
         group=HTTP_GROUP,
         help="a 404 ends the pages only when its body matches REGEX (searched; the default is the sales API's "
         "answer); any other 404 fails the date with exit 3",
+    )
+    allow_empty: bool = setting(
+        env="EXTRACT_ALLOW_EMPTY",
+        flag="--allow-empty",
+        default=False,
+        kind=Switch(),
+        help="let a date the API now answers with no sales replace a complete partition that holds records",
     )
     token: str = field(init=False, repr=False)
     """The token to send, from ``auth_token_file`` or else ``auth_token``."""

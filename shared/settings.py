@@ -132,7 +132,9 @@ class Number(Kind[float]):
     def __init__(self, minimum: float | None = None, maximum: float | None = None, above: float | None = None) -> None:
         self.minimum, self.maximum, self.above = minimum, maximum, above
         self.description = (
-            f"number greater than {above:g}" if above is not None else _range_text("number", minimum, maximum)
+            f"number greater than {above:g}" + (f" and at most {maximum:g}" if maximum is not None else "")
+            if above is not None
+            else _range_text("number", minimum, maximum)
         )
 
     def convert(self, text: str) -> object:
@@ -213,6 +215,8 @@ def _range_text(noun: str, minimum: float | None, maximum: float | None) -> str:
         return f"{noun} {minimum:g}..{maximum:g}"
     if minimum is not None:
         return f"{noun} >= {minimum:g}"
+    if maximum is not None:
+        return f"{noun} <= {maximum:g}"
     return noun
 
 
@@ -221,6 +225,8 @@ def _check_range(value: float, minimum: float | None, maximum: float | None) -> 
         raise Invalid(f"must be between {minimum:g} and {maximum:g}")
     if minimum is not None and value < minimum:
         raise Invalid(f"must be at least {minimum:g}")
+    if maximum is not None and value > maximum:
+        raise Invalid(f"must be at most {maximum:g}")
 
 
 class _Required:

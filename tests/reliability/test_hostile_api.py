@@ -78,3 +78,90 @@ def test_configuration_that_cannot_work_is_one_line_and_exit_2(
     assert message.startswith(f"{EXTRACT}: error: ") and needle in message, message
     assert "PassW0rd" not in result.stderr and TOKEN not in result.stderr
     assert snapshot(base) == {}
+
+
+# --- The API contradicts itself ---------------------------------------------------------------------------------
+
+RECORD = b'{"client": "Ann", "purchase_date": "2022-08-09", "product": "TV", "price": 10}'
+
+
+def records_page(page: int) -> bytes:
+    return b"[" + b", ".join([RECORD] * page) + b"]"  # page N holds N records: no two pages alike
+
+
+class Counting:
+    """A responder that counts the requests it answered."""
+
+    def __init__(self, respond: Callable[[BaseHTTPRequestHandler, int], None]) -> None:
+        self.respond, self.requests = respond, 0
+
+    def __call__(self, handler: BaseHTTPRequestHandler, page: int) -> None:
+        self.requests += 1
+        self.respond(handler, page)
+
+
+def pages_then_end(last: int) -> Callable[[BaseHTTPRequestHandler, int], None]:
+    def respond(handler: BaseHTTPRequestHandler, page: int) -> None:
+        if page <= last:
+            send(handler, 200, records_page(page))
+        else:
+            send(handler, 404, b'{"message": "no such page"}')
+
+    return respond
+
+
+def raw_files(base: Path) -> dict[str, bytes]:
+    return snapshot(base / "raw")
+
+
+@pytest.mark.parametrize("allow", [None, "--allow-empty", "EXTRACT_ALLOW_EMPTY"])
+def test_an_empty_answer_does_not_erase_a_partition_of_records(
+    hostile_api: Server, base: Path, tmp_path: Path, allow: str | None
+) -> None:
+    assert extract(hostile_api(pages_then_end(2)), base, tmp_path).code == 0
+    before = raw_files(base)
+    empty = hostile_api(lambda handler, page: send(handler, 200, b"[]"))
+
+    flags = ["--allow-empty"] if allow == "--allow-empty" else []
+    env = {"EXTRACT_ALLOW_EMPTY": "1"} if allow == "EXTRACT_ALLOW_EMPTY" else {}
+    result = extract(empty, base, tmp_path, *flags, **env)
+
+    if allow is None:
+        assert result.code in FAILED_DATE, result.stderr
+        (line,) = result.error_lines(EXTRACT)
+        assert "holds 3 records" in line and "--allow-empty" in line
+        assert raw_files(base) == before
+    else:
+        assert result.code == 0, result.stderr
+        manifest = json.loads((base / "raw" / "sales" / DAY / "_SUCCESS").read_bytes())
+        assert (manifest["pages"], manifest["records"]) == (0, 0)
+    assert temporaries(base / "raw" / "sales") == []
+
+
+def test_records_fetched_past_an_empty_page_fail_the_date(hostile_api: Server, base: Path, tmp_path: Path) -> None:
+    """Page 2 answers 200 [] while pages 3 and 4 hold records: they were fetched, so they may not be dropped."""
+
+    def respond(handler: BaseHTTPRequestHandler, page: int) -> None:
+        body = b"[]" if page == 2 else records_page(page) if page <= 4 else b'{"message": "no such page"}'
+        send(handler, 200 if page <= 4 else 404, body)
+
+    result = extract(hostile_api(respond), base, tmp_path, "--concurrency", "4")
+
+    assert result.code in FAILED_DATE, result.stderr
+    (line,) = result.error_lines(EXTRACT)
+    assert "inconsistent API: page 2 said the pages end, but page 3 (already fetched) holds records" in line
+    assert raw_files(base) == {} and temporaries(base / "raw" / "sales") == []
+
+
+def test_an_api_ignoring_the_page_number_fails_after_a_few_requests(
+    hostile_api: Server, base: Path, tmp_path: Path
+) -> None:
+    server = Counting(lambda handler, page: send(handler, 200, records_page(3)))
+
+    result = extract(hostile_api(server), base, tmp_path, "--concurrency", "4")
+
+    assert result.code in FAILED_DATE, result.stderr
+    (line,) = result.error_lines(EXTRACT)
+    assert "the API seems to ignore the page number" in line
+    assert server.requests <= 4 + 2, f"{server.requests} requests before giving up"
+    assert raw_files(base) == {}

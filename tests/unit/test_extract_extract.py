@@ -11,7 +11,7 @@ import pytest
 
 from extract_job.classify import Page
 from extract_job.extract import extract_date, is_complete, page_file_name
-from shared.errors import ApiError, FatalApiError
+from shared.errors import ApiError, DataError, FatalApiError
 from shared.manifest import SUCCESS_FILE, sha256_hex, verify_partition
 
 DAY = date(2026, 11, 24)
@@ -87,14 +87,27 @@ def test_no_sales_gives_a_manifest_only_partition(tmp_path: Path) -> None:
     assert (manifest["pages"], manifest["records"], manifest["bytes"], manifest["files"]) == (0, 0, 0, [])
 
 
-def test_pages_fetched_past_the_end_are_dropped(tmp_path: Path) -> None:
-    # The API answers the end at page 4, but serves pages again from 5 on.
+def test_records_fetched_past_the_end_fail_the_date(tmp_path: Path) -> None:
+    # The API answers the end at page 4, but serves pages again from 5 on (fetched ahead).
     target = tmp_path / "d"
-    extract_date(DAY, target, FakeClient(3, beyond_from=5), SOURCE, 6, 100)  # type: ignore[arg-type]
-    assert sorted(p.name for p in target.iterdir()) == sorted(
-        [SUCCESS_FILE, *(page_file_name(DAY, n) for n in (1, 2, 3))]
-    )
-    assert verify_partition(target)["pages"] == 3
+    with pytest.raises(FatalApiError, match="inconsistent API"):
+        extract_date(DAY, target, FakeClient(3, beyond_from=5), SOURCE, 6, 100)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("allow_empty", [False, True], ids=["refused", "allowed"])
+def test_an_empty_answer_replaces_records_only_when_allowed(tmp_path: Path, allow_empty: bool) -> None:
+    target = tmp_path / "d"
+    extract_date(DAY, target, FakeClient(2), SOURCE, 2, 100)  # type: ignore[arg-type]
+    before = snapshot(target)
+    if allow_empty:
+        extract_date(DAY, target, FakeClient(0), SOURCE, 2, 100, allow_empty=True)  # type: ignore[arg-type]
+        assert verify_partition(target)["records"] == 0
+    else:
+        with pytest.raises(DataError, match="holds 4 records .* kept as it was. Pass --allow-empty"):
+            extract_date(DAY, target, FakeClient(0), SOURCE, 2, 100)  # type: ignore[arg-type]
+        assert snapshot(target) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["d"]
 
 
 @pytest.mark.parametrize(

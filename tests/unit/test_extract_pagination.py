@@ -116,22 +116,42 @@ def test_concurrency_is_used() -> None:
     assert api.max_in_flight == 4
 
 
-def test_pages_past_a_known_end_are_ignored() -> None:
-    # The end (page 4) answers at once; pages past it answer slowly, so they arrive after the end is known.
-    api, sink = FakeApi(3, beyond="page", delay=lambda n: 0.03 if n > 4 else 0.0), Sink()
-    assert fetch_all(api, sink, concurrency=5, max_pages=100) == 3
-    assert sorted(sink.pages) == [1, 2, 3], "pages past the end never reach the sink once the end is known"
-    assert max(api.calls) <= 3 + 5, "fetch-ahead past the end is bounded by the concurrency"
-
-
-def test_pages_past_a_slow_end_are_not_counted() -> None:
-    # An API that answers the end at page 4 slowly but serves pages again from 5 on: those reach
-    # the sink before the end is known (the caller drops them), and are never counted.
-    api, sink = FakeApi(3, beyond="page", delay=lambda n: 0.05 if n == 4 else 0.0), Sink()
-    assert fetch_all(api, sink, concurrency=5, max_pages=30) == 3
-    assert [n for n in sorted(sink.pages) if n <= 3] == [1, 2, 3]
+@pytest.mark.parametrize(
+    "delay",
+    [
+        pytest.param(lambda n: 0.03 if n > 4 else 0.0, id="end-known-first"),
+        pytest.param(lambda n: 0.05 if n == 4 else 0.0, id="end-known-last"),
+    ],
+)
+def test_records_fetched_past_the_end_fail_the_run(delay: Callable[[int], float]) -> None:
+    # Page 4 ends the pages, but pages from 5 on (already in flight) hold records: the API contradicts itself.
+    api, sink = FakeApi(3, beyond="page", delay=delay), Sink()
+    with pytest.raises(FatalApiError, match="inconsistent API: page 4 said the pages end, but page 5"):
+        fetch_all(api, sink, concurrency=5, max_pages=30)
     assert api.max_in_flight <= 5
     assert max(api.calls) <= 31, "max_pages still bounds the requests"
+
+
+def test_no_request_is_made_only_to_look_past_the_end() -> None:
+    api = FakeApi(3, beyond="page")
+    assert fetch_all(api, Sink(), concurrency=1, max_pages=100) == 3
+    assert api.calls == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("concurrency", [1, 4], ids=lambda c: f"concurrency-{c}")
+def test_an_api_ignoring_the_page_number_fails_early(concurrency: int) -> None:
+    def same_page(number: int) -> Page:
+        return Page(number, b'[{"sale": 1}]', 1)
+
+    calls: list[int] = []
+
+    def fetch(number: int) -> Page:
+        calls.append(number)
+        return same_page(number)
+
+    with pytest.raises(FatalApiError, match="pages 1 and 2 are identical; the API seems to ignore the page number"):
+        fetch_all(fetch, Sink(), concurrency=concurrency, max_pages=10_000)
+    assert len(calls) <= concurrency + 2, "stopped as soon as two pages were seen"
 
 
 def test_lowest_end_wins_when_several_pages_answer_the_end() -> None:

@@ -135,10 +135,16 @@ def test_raw_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(
     ("argv", "env", "message"),
     [
-        pytest.param(["--concurrency", "0"], {}, "must be at least 1", id="concurrency-flag-zero"),
-        pytest.param(["--concurrency", "-2"], {}, "must be at least 1", id="concurrency-flag-negative"),
-        pytest.param(["--max-attempts", "0"], {}, "must be at least 1", id="max-attempts-flag-zero"),
-        pytest.param(["--max-pages", "0"], {}, "must be at least 1", id="max-pages-flag-zero"),
+        pytest.param(["--concurrency", "0"], {}, "must be between 1 and 64", id="concurrency-flag-zero"),
+        pytest.param(["--concurrency", "-2"], {}, "must be between 1 and 64", id="concurrency-flag-negative"),
+        pytest.param(["--concurrency", "100000"], {}, "must be between 1 and 64", id="concurrency-flag-huge"),
+        pytest.param(["--max-attempts", "0"], {}, "must be between 1 and 100", id="max-attempts-flag-zero"),
+        pytest.param(["--max-pages", "0"], {}, "must be between 1 and 1e\\+06", id="max-pages-flag-zero"),
+        pytest.param(["--timeout", "inf"], {}, "--timeout must be a finite number", id="timeout-flag-inf"),
+        pytest.param(["--timeout", "1e309"], {}, "--timeout must be a finite number", id="timeout-flag-overflow"),
+        pytest.param(["--request-deadline", "0"], {}, "must be greater than 0", id="deadline-zero"),
+        pytest.param(["--max-page-bytes", "10"], {}, "between 1024 and", id="page-bytes-tiny"),
+        pytest.param(["--max-retry-after", "-1"], {}, "between 0 and 86400", id="retry-after-negative"),
         pytest.param(["--timeout", "0"], {}, "--timeout must be greater than 0", id="timeout-flag-zero"),
         pytest.param(
             ["--connect-timeout", "-1"],
@@ -150,7 +156,7 @@ def test_raw_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         pytest.param(
             [],
             {"EXTRACT_CONCURRENCY": "0"},
-            "EXTRACT_CONCURRENCY=0 must be at least 1",
+            "EXTRACT_CONCURRENCY=0 must be between 1 and 64",
             id="concurrency-env-zero",
         ),
         pytest.param(
