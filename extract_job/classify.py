@@ -108,8 +108,9 @@ def classify(
             f"(body: {_snippet(body)!r}); check SALES_API_URL, or EXTRACT_END_OF_PAGES if the API words it otherwise"
         )
     if status == 429 or 500 <= status <= 599:
-        retry_after = parse_retry_after(headers.get("Retry-After"))
-        raise RetriableApiError(f"page {page}: HTTP {status}", retry_after=retry_after)
+        header = headers.get("Retry-After")
+        quoted = f" (Retry-After: {header.strip()[:40]})" if header else ""
+        raise RetriableApiError(f"page {page}: HTTP {status}{quoted}", retry_after=parse_retry_after(header))
     if status == 401:
         raise FatalApiError("the API rejected the token (401)")
     if status == 403:

@@ -13,6 +13,7 @@ from extract_job.client import SalesApiClient, Timeouts, make_session
 from extract_job.extract import extract_date, is_complete
 from extract_job.retry import RetryPolicy
 from extract_job.settings import ExtractSettings, public_url
+from extract_job.watchdog import Watchdog
 from shared.cli import EXIT_CODES, Status, attempt, job_parser, os_error_message, report, run_main, start, worst
 from shared.config import load_environment
 from shared.dates import Clock, select_dates, system_clock
@@ -66,7 +67,8 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
         public_url(settings.api_url),
         settings.concurrency,
     )
-    with make_session(settings.token, settings.concurrency) as session:
+    watchdog = Watchdog()
+    with make_session(settings.token, settings.concurrency, watchdog) as session:
         client = SalesApiClient(
             session,
             settings.api_url,
@@ -76,8 +78,10 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
                 max_delay=settings.max_backoff,
                 max_retry_after=settings.max_retry_after,
             ),
-            Timeouts(connect=settings.connect_timeout, read=settings.read_timeout),
+            Timeouts(connect=settings.connect_timeout, read=settings.read_timeout, total=settings.request_deadline),
             end_of_pages=re.compile(settings.end_of_pages),
+            watchdog=watchdog,
+            max_page_bytes=settings.max_page_bytes,
         )
         outcomes = [attempt(day, lambda d: _extract_one(d, settings, client), log) for day in days]
     code = report(TOOL, outcomes, log)

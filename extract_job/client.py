@@ -1,14 +1,19 @@
-"""HTTP access to the sales API: one session, explicit timeouts, bounded retries."""
+"""HTTP access to the sales API: one session, explicit timeouts and deadlines, bounded retries and sizes.
+
+Every request has a total deadline (``extract_job.watchdog``) and every answer a
+maximum size, read as a stream so a huge or endless body never fills memory.
+Waits between attempts end at once when the run is stopped.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -18,6 +23,7 @@ from requests.models import PreparedRequest
 from extract_job.classify import Page, classify
 from extract_job.retry import RetryPolicy
 from extract_job.settings import DEFAULT_END_OF_PAGES, public_url
+from extract_job.watchdog import Watchdog, watched_adapter
 from shared.errors import ApiError, FatalApiError, RetriableApiError
 from shared.manifest import tool_version
 
@@ -34,10 +40,17 @@ _TRANSIENT = (
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds per request; the values come from the job's settings (``extract_job.settings``)."""
+    """Seconds per request; the values come from the job's settings (``extract_job.settings``).
+
+    ``connect`` and ``read`` bound each step; ``total`` the whole request, body included.
+    """
 
     connect: float
     read: float
+    total: float = 120.0
+
+
+_CHUNK = 64 * 1024
 
 
 class TokenAuth(AuthBase):
@@ -58,10 +71,14 @@ class TokenAuth(AuthBase):
         return "TokenAuth(***)"
 
 
-def make_session(token: str, pool_size: int) -> requests.Session:
-    """A session whose connection pool fits ``pool_size`` parallel requests; urllib3's own retries off."""
+def make_session(token: str, pool_size: int, watchdog: Watchdog | None = None) -> requests.Session:
+    """A session whose connection pool fits ``pool_size`` parallel requests; urllib3's own retries off.
+
+    With a ``watchdog``, every connection registers its socket with it, so deadlines and stops can end a read.
+    """
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
+    options: dict[str, Any] = {"pool_connections": 1, "pool_maxsize": pool_size, "max_retries": 0}
+    adapter = watched_adapter(watchdog, **options) if watchdog else HTTPAdapter(**options)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.auth = TokenAuth(token)
@@ -78,26 +95,40 @@ class SalesApiClient:
         url: str,
         policy: RetryPolicy,
         timeouts: Timeouts,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] | None = None,
         rng: random.Random | None = None,
         end_of_pages: re.Pattern[str] = re.compile(DEFAULT_END_OF_PAGES),
+        watchdog: Watchdog | None = None,
+        max_page_bytes: int = 64 * 1024 * 1024,
     ) -> None:
         self._session = session
         self._url = url
         self._policy = policy
         self._timeouts = timeouts
-        self._sleep = sleep
+        self._watchdog = watchdog or Watchdog()
+        self._sleep = sleep or self._watchdog.stopped.wait  # a stop ends the wait at once
         self._rng = rng or random.Random()
         self._end_of_pages = end_of_pages
+        self._max_bytes = max_page_bytes
+
+    def stop(self) -> None:
+        """Make every request in flight and every wait end now (from any thread, e.g. on a signal)."""
+        self._watchdog.stop()
 
     def fetch_page(self, day: date, page: int) -> Page | None:
         """The page, or None past the last page. Raises ``ApiError`` once retrying is pointless or exhausted."""
         attempts = self._policy.max_attempts
         for attempt in range(1, attempts + 1):
+            self._check_stopped(page)
             try:
                 return self._get(day, page)
             except RetriableApiError as exc:
                 failure = exc
+            if failure.retry_after is not None and failure.retry_after > self._policy.max_retry_after:
+                raise RetriableApiError(
+                    f"{failure}: the API asks to wait {failure.retry_after:g}s, longer than "
+                    f"--max-retry-after {self._policy.max_retry_after:g}s; not waiting"
+                )
             if attempt < attempts:
                 delay = self._policy.delay(attempt, failure.retry_after, self._rng)
                 log.warning("%s %s; attempt %d of %d, retrying in %.2fs", day, failure, attempt, attempts, delay)
@@ -105,14 +136,32 @@ class SalesApiClient:
         # Plain ApiError (exit 1: a later run may succeed), not RetriableApiError: nothing retries it again here.
         raise ApiError(f"page {page}: gave up after {attempts} attempts; last error: {failure}")
 
+    def _check_stopped(self, page: int) -> None:
+        if self._watchdog.stopped.is_set():
+            raise ApiError(f"page {page}: stopped")
+
     def _get(self, day: date, page: int) -> Page | None:
+        with self._watchdog.watch(self._timeouts.total) as request:
+            try:
+                return self._request(day, page)
+            except ApiError:
+                if self._watchdog.stopped.is_set():
+                    raise ApiError(f"page {page}: stopped") from None
+                if request.expired:
+                    raise RetriableApiError(
+                        f"page {page}: no complete answer within the {self._timeouts.total:g}s request deadline"
+                    ) from None
+                raise
+
+    def _request(self, day: date, page: int) -> Page | None:
         try:
-            response = self._session.get(
+            with self._session.get(
                 self._url,
                 params={"date": day.isoformat(), "page": page},
                 timeout=(self._timeouts.connect, self._timeouts.read),
-            )
-            body = response.content
+                stream=True,
+            ) as response:
+                body = self._read_body(response, page)
         except requests.exceptions.SSLError as exc:
             # A certificate that fails verification will fail the same way on every attempt.
             raise FatalApiError(f"page {page}: TLS verification failed ({_reason(exc)})") from None
@@ -124,6 +173,19 @@ class SalesApiClient:
             raise FatalApiError(f"page {page}: request failed: {_reason(exc)}") from None
         where = f"{public_url(self._url)}?date={day.isoformat()}&page={page}"
         return classify(page, response.status_code, response.headers, body, end_of_pages=self._end_of_pages, url=where)
+
+    def _read_body(self, response: requests.Response, page: int) -> bytes:
+        """The whole body (decoded), refused beyond ``max_page_bytes`` before it is all in memory."""
+        limit = self._max_bytes
+        declared = response.headers.get("Content-Length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise FatalApiError(f"page {page}: the answer is {int(declared)} bytes, more than --max-page-bytes {limit}")
+        body = bytearray()
+        for chunk in response.iter_content(_CHUNK):
+            body += chunk
+            if len(body) > limit:
+                raise FatalApiError(f"page {page}: the answer is larger than --max-page-bytes {limit}; stopped reading")
+        return bytes(body)
 
 
 def _reason(exc: BaseException) -> str:

@@ -84,7 +84,7 @@ def extract_date(
                 page_file_name(day, page.number), page.records, len(page.body), page.sha256
             )
 
-        pages = fetch_all(fetch_and_store, keep, concurrency, max_pages)
+        pages = fetch_all(fetch_and_store, keep, concurrency, max_pages, abort=client.stop)
         files = [entries[n] for n in sorted(entries) if n <= pages]
         kept = {f.name for f in files}
         for stray in [p for p in writer.tmp.iterdir() if p.name not in kept]:

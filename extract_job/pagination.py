@@ -70,6 +70,7 @@ def fetch_all(
     sink: Callable[[Page], None],
     concurrency: int,
     max_pages: int,
+    abort: Callable[[], None] = lambda: None,
 ) -> int:
     """Fetch every page with ``fetch`` (in worker threads), hand each to ``sink`` (in this thread).
 
@@ -78,28 +79,44 @@ def fetch_all(
     arrives before the end is known may turn out to lie past it (an API that
     answers beyond its own end): pages numbered above the returned count are
     not part of the result, and the caller must drop them.
+
+    An interrupt (SIGINT, SIGTERM) in this thread calls ``abort`` first, which
+    must wake the fetching threads (blocked in a read or a wait), so the pool's
+    shutdown does not wait out their requests.
     """
     state = Paginator(concurrency, max_pages)
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="page") as pool:
-        in_flight: dict[Future[Page | None], int] = {}
-        while True:
-            while len(in_flight) < concurrency and state.wanted():
-                in_flight[pool.submit(fetch, state.next_page)] = state.next_page
-                state.next_page += 1
-            if not in_flight:
-                break
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            for future in done:
-                number = in_flight.pop(future)
-                try:
-                    page = future.result()
-                except Exception as exc:
-                    state.errors[number] = exc
-                    continue
-                if page is None:
-                    state.ended(number)
-                    continue
-                state.arrived(page)
-                if state.end is None or number < state.end:
-                    sink(page)
+        try:
+            _drive(pool, state, fetch, sink)
+        except BaseException:
+            abort()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return state.outcome()
+
+
+def _drive(
+    pool: ThreadPoolExecutor, state: Paginator, fetch: Callable[[int], Page | None], sink: Callable[[Page], None]
+) -> None:
+    """Keep ``state.concurrency`` pages in flight until nothing more is wanted."""
+    in_flight: dict[Future[Page | None], int] = {}
+    while True:
+        while len(in_flight) < state.concurrency and state.wanted():
+            in_flight[pool.submit(fetch, state.next_page)] = state.next_page
+            state.next_page += 1
+        if not in_flight:
+            return
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            number = in_flight.pop(future)
+            try:
+                page = future.result()
+            except Exception as exc:
+                state.errors[number] = exc
+                continue
+            if page is None:
+                state.ended(number)
+                continue
+            state.arrived(page)
+            if state.end is None or number < state.end:
+                sink(page)

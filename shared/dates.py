@@ -49,6 +49,8 @@ def _days(start: date, end: date) -> Iterator[date]:
     day = start
     while day <= end:
         yield day
+        if day == date.max:  # 9999-12-31 has no next day: date + 1 day would overflow
+            return
         day += timedelta(days=1)
 
 

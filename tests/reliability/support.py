@@ -252,7 +252,7 @@ def page_name(page: int, day: str = DAY) -> str:
 
 
 def send(handler: BaseHTTPRequestHandler, status: int, body: bytes, **headers: str) -> None:
-    """A complete answer: ``status``, a JSON content type, ``headers`` (``Retry_After`` -> ``Retry-After``), ``body``."""
+    """A complete answer: ``status``, a JSON content type, ``headers`` (``Retry_After`` is ``Retry-After``)."""
     handler.send_response(status)
     handler.send_header("Content-Type", "application/json")
     handler.send_header("Content-Length", str(len(body)))

@@ -9,6 +9,7 @@ Time-bounded cases set the job's own deadlines small; no test sleeps.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -165,3 +166,116 @@ def test_an_api_ignoring_the_page_number_fails_after_a_few_requests(
     assert "the API seems to ignore the page number" in line
     assert server.requests <= 4 + 2, f"{server.requests} requests before giving up"
     assert raw_files(base) == {}
+
+
+# --- Slow, huge and endless answers: the job's own deadlines and limits, set small ----------------------------
+
+
+def trickle_forever(handler: BaseHTTPRequestHandler, page: int) -> None:
+    """A 200 whose body arrives a byte at a time and never ends (each byte well within the read timeout)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", "1000000")
+    handler.end_headers()
+    handler.wfile.write(b"[")
+    pace = threading.Event()
+    while not pace.wait(0.05):  # the server's pace, not the test's: the job must end it
+        handler.wfile.write(b" ")
+        handler.wfile.flush()
+
+
+def headers_forever(handler: BaseHTTPRequestHandler, page: int) -> None:
+    """The status line, then header lines trickling in for ever."""
+    handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+    pace = threading.Event()
+    n = 0
+    while not pace.wait(0.05):
+        handler.wfile.write(f"X-Slow-{n}: 1\r\n".encode())
+        handler.wfile.flush()
+        n += 1
+
+
+def endless_chunks(handler: BaseHTTPRequestHandler, page: int) -> None:
+    """A chunked 200 that never ends, as fast as the client reads."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    chunk = b"[" + b"0," * 32767
+    while True:
+        handler.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+
+
+def declares_a_huge_body(handler: BaseHTTPRequestHandler, page: int) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(50 * 1024 * 1024))
+    handler.end_headers()
+    handler.wfile.write(b"[")
+
+
+@pytest.mark.parametrize(
+    ("respond", "flags", "needle"),
+    [
+        pytest.param(
+            trickle_forever,
+            ["--request-deadline", "1", "--timeout", "30"],
+            "no complete answer within the 1s request deadline",
+            id="body-trickling",
+        ),
+        pytest.param(
+            headers_forever,
+            ["--request-deadline", "1", "--timeout", "30"],
+            "no complete answer within the 1s request deadline",
+            id="headers-trickling",
+        ),
+        pytest.param(
+            endless_chunks, ["--max-page-bytes", "1048576"], "larger than --max-page-bytes 1048576", id="endless-body"
+        ),
+        pytest.param(
+            declares_a_huge_body,
+            ["--max-page-bytes", "1048576"],
+            "the answer is 52428800 bytes, more than --max-page-bytes 1048576",
+            id="huge-content-length",
+        ),
+    ],
+)
+def test_slow_huge_or_endless_answers_end_in_one_line(
+    hostile_api: Server,
+    base: Path,
+    tmp_path: Path,
+    respond: Callable[[BaseHTTPRequestHandler, int], None],
+    flags: list[str],
+    needle: str,
+) -> None:
+    result = extract(hostile_api(respond), base, tmp_path, *flags)
+
+    assert result.code in FAILED_DATE, result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.error_lines(EXTRACT)
+    assert needle in line, line
+    assert raw_files(base) == {} and temporaries(base / "raw" / "sales") == []
+
+
+def test_a_retry_after_above_the_cap_fails_at_once_quoting_it(hostile_api: Server, base: Path, tmp_path: Path) -> None:
+    server = Counting(lambda handler, page: send(handler, 503, b'{"message": "later"}', Retry_After="3600"))
+
+    result = extract(hostile_api(server), base, tmp_path, "--max-attempts", "5", "--concurrency", "1")
+
+    assert result.code in FAILED_DATE, result.stderr
+    (line,) = result.error_lines(EXTRACT)
+    assert "HTTP 503 (Retry-After: 3600)" in line and "longer than --max-retry-after 300s; not waiting" in line
+    assert server.requests == 1, "no further attempt after a wait longer than the cap"
+
+
+def test_a_retry_after_within_the_cap_is_waited_for(hostile_api: Server, base: Path, tmp_path: Path) -> None:
+    def respond(handler: BaseHTTPRequestHandler, page: int) -> None:
+        if server.requests == 1:
+            send(handler, 429, b'{"message": "slow down"}', Retry_After="1")
+        else:
+            pages_then_end(1)(handler, page)
+
+    server = Counting(respond)
+    result = extract(hostile_api(server), base, tmp_path, "--max-attempts", "2", "--concurrency", "1")
+
+    assert result.code == 0, result.stderr
+    assert "HTTP 429 (Retry-After: 1); attempt 1 of 2, retrying in 1.00s" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from datetime import date
 
@@ -101,9 +102,8 @@ def test_transient_failures_are_retried_until_success(
         pytest.param(429, "3", 3.0, id="429-seconds"),
         pytest.param(503, "1", 1.0, id="503-seconds"),
         pytest.param(429, "0", 0.0, id="429-zero"),
-        pytest.param(429, "Thu, 01 Jan 2099 00:00:00 GMT", 10.0, id="429-far-http-date-capped"),
+        pytest.param(429, "10", 10.0, id="429-at-the-cap"),
         pytest.param(429, "Thu, 01 Jan 1970 00:00:00 GMT", 0.0, id="429-past-http-date"),
-        pytest.param(429, "9999", 10.0, id="429-huge-seconds-capped"),
     ],
 )
 def test_retry_after_is_honoured(
@@ -112,6 +112,18 @@ def test_retry_after_is_honoured(
     register(api, [status(code, **{"Retry-After": retry_after}), ok()])
     assert make_client(sleeps, max_retry_after=10.0).fetch_page(DAY, 1) is not None
     assert sleeps == [expected_sleep]
+
+
+@pytest.mark.parametrize(
+    "retry_after", ["11", "9999", "Thu, 01 Jan 2099 00:00:00 GMT"], ids=["just-above", "huge", "far-http-date"]
+)
+def test_a_retry_after_above_the_cap_fails_the_attempt_at_once(
+    api: responses.RequestsMock, sleeps: list[float], retry_after: str
+) -> None:
+    register(api, [status(503, **{"Retry-After": retry_after}), ok()])
+    with pytest.raises(RetriableApiError, match=rf"HTTP 503 \(Retry-After: {re.escape(retry_after)}\).*not waiting"):
+        make_client(sleeps, max_retry_after=10.0).fetch_page(DAY, 1)
+    assert sleeps == [] and len(api.calls) == 1
 
 
 @pytest.mark.parametrize(

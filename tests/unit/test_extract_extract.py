@@ -30,6 +30,9 @@ class FakeClient:
         self.calls: list[tuple[date, int]] = []
         self._lock = threading.Lock()
 
+    def stop(self) -> None:
+        """Nothing to wake: every fake page answers at once."""
+
     def fetch_page(self, day: date, page: int) -> Page | None:
         with self._lock:
             self.calls.append((day, page))

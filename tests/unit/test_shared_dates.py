@@ -87,6 +87,16 @@ def test_date_range_of_a_year() -> None:
     assert len(days) == 366 and len(set(days)) == 366
 
 
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(D(9999, 12, 30), D(9999, 12, 31)), (D(9999, 12, 31), D(9999, 12, 31)), (D(1, 1, 1), D(1, 1, 2))],
+    ids=["ends-on-the-last-date", "only-the-last-date", "starts-on-the-first-date"],
+)
+def test_ranges_at_the_edges_of_the_calendar(start: date, end: date) -> None:
+    days = date_range(start, end)
+    assert days[0] == start and days[-1] == end and len(days) == (end - start).days + 1
+
+
 def test_backwards_range_is_refused() -> None:
     with pytest.raises(ConfigError, match=r"the range ends \(2026-11-01\) before it starts \(2026-11-02\)"):
         date_range(D(2026, 11, 2), D(2026, 11, 1))
