@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import ctypes.util
 import logging
 import os
 import signal
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -16,13 +19,14 @@ from pathlib import Path
 from convert_job import TOOL
 from convert_job.convert import Targets, convert_date
 from convert_job.schema import check_codec
-from shared.cli import EXIT_CODES, Outcome, attempt, job_parser, report, run_main, start
+from shared.cli import EXIT_CODES, Outcome, Status, attempt, job_parser, report, run_main, start
 from shared.config import JobSettings, load_environment
 from shared.dates import Clock, parse_date, select_dates, system_clock
-from shared.errors import ConfigError, PipelineError
+from shared.errors import EXIT_RETRY, ConfigError, PipelineError
 from shared.last_run import last_run_dates
 from shared.logs import configure_logging
 from shared.manifest import read_manifest
+from shared.partition import clean_leftovers
 from shared.quarantine import DEFAULT_KEEP_FAILED_RUNS
 from shared.settings import Integer, Number, PathKind, Switch, Text, setting
 from shared.targets import check_distinct, check_output
@@ -208,12 +212,16 @@ def available_cpus() -> int:
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(parent: int) -> None:
-    """Worker initializer: the kernel kills this worker when the job's process dies.
+def _init_worker(parent: int) -> None:
+    """Worker initializer: signals are the job's business, and the kernel kills this worker when the job dies.
 
-    Without it a worker outlives a ``kill -9`` of the job: it converts on, racing a
-    re-run, then waits forever for work from a parent that is gone.
+    Ctrl-C reaches the whole process group: the workers ignore it and the job
+    stops them (SIGTERM, which kills a worker outright). Without the death signal a
+    worker outlives a ``kill -9`` of the job: it converts on, racing a re-run, then
+    waits forever for work from a parent that is gone.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     prctl = getattr(ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True), "prctl", None)
     if prctl is not None:  # Linux
         prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -230,10 +238,46 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
     if workers == 1:
         outcomes = [convert_one(day, targets, settings) for day, targets in plan.items()]
     else:
-        with ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent, initargs=(os.getpid(),)) as pool:
-            futures = [pool.submit(convert_one, day, targets, settings) for day, targets in plan.items()]
-            outcomes = [future.result() for future in futures]
+        outcomes = _convert_in_workers(plan, settings, workers)
     return report(TOOL, outcomes, log)
+
+
+def _convert_in_workers(plan: dict[date, Targets], settings: ConvertSettings, workers: int) -> list[Outcome]:
+    """Each date in a worker process; a worker that dies fails its date (and those not yet started) in one line.
+
+    On an interrupt the workers are killed at once (they are the job's own work;
+    nothing of theirs is committed half-way) and the temporaries they leave are
+    removed here, once no worker holds their locks.
+    """
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(os.getpid(),))
+    try:
+        futures = {day: pool.submit(convert_one, day, targets, settings) for day, targets in plan.items()}
+        outcomes = [_outcome(day, future) for day, future in futures.items()]
+    except BaseException:
+        for process in list(getattr(pool, "_processes", {}).values()):  # the executor has no public handle on them
+            with contextlib.suppress(OSError):
+                process.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        _clean_after_workers(plan.values())
+        raise
+    pool.shutdown(wait=True)
+    _clean_after_workers(plan[o.day] for o in outcomes if o.status is Status.FAILED)
+    return outcomes
+
+
+def _clean_after_workers(targets: Iterable[Targets]) -> None:
+    for target in targets:
+        clean_leftovers(target.staging)
+        clean_leftovers(target.quarantine)
+
+
+def _outcome(day: date, future: Future[Outcome]) -> Outcome:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        message = "a worker process died (killed by a signal, e.g. the out-of-memory killer); not converted"
+        log.error("%s failed: %s", day, message)
+        return Outcome(day, Status.FAILED, message, EXIT_RETRY)
 
 
 def main(argv: list[str] | None = None, clock: Clock = system_clock) -> int:

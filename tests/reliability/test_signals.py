@@ -1,0 +1,192 @@
+"""SIGTERM and SIGINT stop a run promptly whatever it is doing, and a dying worker pool is reported, not a traceback.
+
+Each run is stopped at a point the test knows it reached (a log line, the
+server seeing the request, a test-only pause file from ``shared.testhook``),
+never after a delay. "Promptly" is a generous bound (15 s) against waits the
+job would otherwise sit out (an hour of Retry-After, a body that never ends).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from shared.manifest import verify_partition
+from shared.testhook import PAUSE_DIR_ENV, PAUSE_ENV
+
+from .support import (
+    CONVERT,
+    DAY,
+    EXTRACT,
+    job_command,
+    job_env,
+    page_name,
+    send,
+    snapshot,
+    temporaries,
+    write_raw_partition,
+)
+
+TOKEN = "signals-token-77c1d0"
+PROMPTLY = 15.0
+EXIT_FOR = {signal.SIGINT: (130,), signal.SIGTERM: (130, 143)}  # 143 once run_main tells SIGTERM apart
+Server = Callable[[Callable[[BaseHTTPRequestHandler, int], None]], str]
+
+
+def start(tool: str, args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        job_command(tool, args),
+        env=job_env(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def read_until(process: subprocess.Popen[str], needle: str) -> list[str]:
+    """Stderr lines up to and including the first holding ``needle`` (the job's own announcement)."""
+    assert process.stderr is not None
+    lines = []
+    for line in process.stderr:
+        lines.append(line)
+        if needle in line:
+            return lines
+    raise AssertionError(f"the job ended without printing {needle!r}:\n{''.join(lines)}")
+
+
+def stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str]:
+    """Send ``signum``; the exit code and the rest of stderr, within ``PROMPTLY`` seconds."""
+    process.send_signal(signum)
+    try:
+        _, rest = process.communicate(timeout=PROMPTLY)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise AssertionError(f"still running {PROMPTLY}s after signal {signum}") from None
+    return process.returncode, rest
+
+
+def assert_stopped(code: int, stderr: str, tool: str, signum: int) -> None:
+    assert code in EXIT_FOR[signum], f"exit {code}\n{stderr}"
+    assert "Traceback" not in stderr, stderr
+    stops = [line for line in stderr.splitlines() if line.startswith(f"{tool}: ")]
+    assert len(stops) == 1 and ("interrupted" in stops[0] or "stopped" in stops[0]), stderr
+    assert TOKEN not in stderr
+
+
+@pytest.fixture
+def previous(base: Path) -> dict[str, bytes]:
+    """A complete raw partition the stopped run must leave exactly as it was."""
+    write_raw_partition(base / "raw" / "sales" / DAY, {page_name(1): b'[{"previous": 1}]'})
+    return snapshot(base)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_ends_an_hour_of_retry_after_at_once(
+    hostile_api: Server, base: Path, tmp_path: Path, previous: dict[str, bytes], signum: int
+) -> None:
+    url = hostile_api(lambda handler, page: send(handler, 503, b'{"message": "later"}', Retry_After="3600"))
+    env = {"SALES_API_URL": url, "AUTH_TOKEN": TOKEN, "BASE_DIR": str(base)}
+    process = start(EXTRACT, ["--date", DAY, "--max-retry-after", "7200", "--concurrency", "2"], env, tmp_path)
+
+    read_until(process, "retrying in 3600.00s")
+    code, rest = stop(process, signum)
+
+    assert_stopped(code, rest, EXTRACT, signum)
+    assert snapshot(base) == previous and temporaries(base / "raw" / "sales") == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_ends_a_read_of_a_body_that_never_ends(
+    hostile_api: Server, base: Path, tmp_path: Path, previous: dict[str, bytes], signum: int
+) -> None:
+    reading = threading.Event()
+
+    def trickle(handler: BaseHTTPRequestHandler, page: int) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "1000000")
+        handler.end_headers()
+        handler.wfile.write(b"[")
+        handler.wfile.flush()
+        reading.set()
+        pace = threading.Event()
+        while not pace.wait(0.05):
+            handler.wfile.write(b" ")
+            handler.wfile.flush()
+
+    env = {"SALES_API_URL": hostile_api(trickle), "AUTH_TOKEN": TOKEN, "BASE_DIR": str(base)}
+    flags = ["--date", DAY, "--timeout", "3600", "--request-deadline", "3600", "--max-attempts", "1"]
+    process = start(EXTRACT, flags, env, tmp_path)
+
+    assert reading.wait(60), "the job never asked for a page"
+    code, rest = stop(process, signum)
+
+    assert_stopped(code, rest, EXTRACT, signum)
+    assert snapshot(base) == previous and temporaries(base / "raw" / "sales") == []
+
+
+DAYS = ("2022-08-09", "2022-08-10")
+WORKER_DIED = "a worker process died (killed by a signal, e.g. the out-of-memory killer); not converted"
+
+
+@pytest.fixture
+def two_dates(base: Path) -> dict[str, bytes]:
+    """Raw partitions of two dates, and a previous staging of the first; returns staging's bytes."""
+    record = b'{"client": "Ann", "purchase_date": "2022-08-09", "product": "TV", "price": 10}'
+    for day in DAYS:
+        pages = {page_name(n, day): b"[" + b", ".join([record] * 20) + b"]" for n in (1, 2, 3)}
+        write_raw_partition(base / "raw" / "sales" / day, pages, day=day)
+    write_raw_partition(base / "stg" / "sales" / DAYS[0], {}, day=DAYS[0])  # any complete partition will do
+    return snapshot(base / "stg")
+
+
+def paused_convert(base: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], list[int]]:
+    """Convert both dates in two workers, each paused at its first page; returns the job and the paused pids."""
+    pauses = tmp_path / "pauses"
+    pauses.mkdir()
+    env = {"BASE_DIR": str(base), "CONVERT_WORKERS": "2", PAUSE_ENV: "convert.page", PAUSE_DIR_ENV: str(pauses)}
+    process = start(CONVERT, ["--start", DAYS[0], "--end", DAYS[1], "--force"], env, tmp_path)
+    while len(paused := sorted(pauses.iterdir())) < 2:
+        assert process.poll() is None, process.communicate()[1]
+        threading.Event().wait(0.05)  # polling for the files the workers write, not waiting out a delay
+    return process, [int(p.name.rsplit(".", 1)[1]) for p in paused]
+
+
+def test_a_worker_killed_mid_conversion_fails_its_dates_in_one_line_each(
+    base: Path, tmp_path: Path, two_dates: dict[str, bytes]
+) -> None:
+    process, pids = paused_convert(base, tmp_path)
+
+    os.kill(pids[0], signal.SIGKILL)  # as the out-of-memory killer does
+    _, stderr = process.communicate(timeout=60)
+
+    assert process.returncode == 1, stderr
+    assert "Traceback" not in stderr and "BrokenProcessPool" not in stderr, stderr
+    lines = [line for line in stderr.splitlines() if line.startswith(f"{CONVERT}: ")]
+    assert sorted(lines) == [f"{CONVERT}: {day}: {WORKER_DIED}" for day in DAYS]
+    assert "2 date(s): 0 done, 0 skipped, 2 failed" in stderr
+    assert snapshot(base / "stg") == two_dates
+    assert temporaries(base / "stg" / "sales") == [] and temporaries(base / "quarantine" / "sales") == []
+    verify_partition(base / "stg" / "sales" / DAYS[0])
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_converting_workers(
+    base: Path, tmp_path: Path, two_dates: dict[str, bytes], signum: int
+) -> None:
+    process, _ = paused_convert(base, tmp_path)
+
+    code, rest = stop(process, signum)
+
+    assert_stopped(code, rest, CONVERT, signum)
+    assert snapshot(base / "stg") == two_dates
+    assert temporaries(base / "stg" / "sales") == [] and temporaries(base / "quarantine" / "sales") == []
