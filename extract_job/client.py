@@ -201,4 +201,4 @@ def _reason(exc: BaseException) -> str:
         if isinstance(cause, OSError) and cause.strerror:
             return cause.strerror
     root = seen[-1]
-    return f"{type(root).__name__}: {str(root)[:160]}"
+    return f"{type(root).__name__}: {' '.join(str(root).split())[:160]}"  # one line, whatever the server sent

@@ -90,7 +90,7 @@ def console_line(tool: str, text: str, level: str = "ERROR", **fields: Any) -> N
     For what must reach stderr whatever the log level: the line per failed date,
     a configuration error, an interruption. ``fields`` become keys in JSON.
     """
-    line = f"{tool}: {text}"
+    line = f"{tool}: {text}".replace("\r", "\\r").replace("\n", "\\n")  # one line, whatever the text holds
     if any(isinstance(handler.formatter, JsonFormatter) for handler in logging.getLogger().handlers):
         payload = {
             "ts": _timestamp(logging.makeLogRecord({})),

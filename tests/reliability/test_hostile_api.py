@@ -8,6 +8,7 @@ Time-bounded cases set the job's own deadlines small; no test sleeps.
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 from collections.abc import Callable
@@ -279,3 +280,78 @@ def test_a_retry_after_within_the_cap_is_waited_for(hostile_api: Server, base: P
 
     assert result.code == 0, result.stderr
     assert "HTTP 429 (Retry-After: 1); attempt 1 of 2, retrying in 1.00s" in result.stderr
+
+
+# --- Every kind of answer a real server (or something that is not one) can give ------------------------------
+
+
+def raw_answer(data: bytes) -> Callable[[BaseHTTPRequestHandler, int], None]:
+    """Write ``data`` as the whole answer, byte for byte, then close the connection."""
+
+    def respond(handler: BaseHTTPRequestHandler, page: int) -> None:
+        handler.wfile.write(data)
+        handler.wfile.flush()
+        handler.close_connection = True
+
+    return respond
+
+
+def gzip_bomb() -> bytes:
+    body = gzip.compress(b"[" + b"0," * (8 * 1024 * 1024) + b"0]")
+    head = f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    return head + body
+
+
+@pytest.mark.parametrize(
+    ("data", "code", "needle"),
+    [
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nX-Long: " + b"a" * 70000 + b"\r\nContent-Length: 2\r\n\r\n[]",
+            1,
+            "LineTooLong",
+            id="header-line-too-long",
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(150)) + b"\r\n",
+            1,
+            "got more than 100 headers",
+            id="too-many-headers",
+        ),
+        pytest.param(b"SSH-2.0-OpenSSH_9.2\r\n\r\n", 1, "BadStatusLine: SSH-2.0-OpenSSH_9.2", id="not-http"),
+        pytest.param(b"", 1, "connection failed", id="closed-without-answer"),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[1, 2", 1, "connection failed", id="body-cut-short"
+        ),
+        pytest.param(
+            b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 4\r\n\r\nabcd",
+            1,
+            "while decompressing data",
+            id="gzip-that-is-not",
+        ),
+        pytest.param(gzip_bomb(), 3, "larger than --max-page-bytes 1048576", id="gzip-bomb"),
+        pytest.param(b"HTTP/1.1 204 No Content\r\n\r\n", 3, "unexpected HTTP 204", id="204"),
+        pytest.param(b"HTTP/1.1 999 Odd\r\nContent-Length: 2\r\n\r\n{}", 3, "unexpected HTTP 999", id="status-999"),
+        pytest.param(
+            b"HTTP/1.1 302 Found\r\nLocation: /sales?page=1\r\nContent-Length: 0\r\n\r\n",
+            3,
+            "TooManyRedirects",
+            id="redirect-loop",
+        ),
+        pytest.param(
+            b"HTTP/1.1 503 Busy\r\nRetry-After: 99999999999999999999999\r\nContent-Length: 0\r\n\r\n",
+            1,
+            "longer than --max-retry-after 300s; not waiting",
+            id="retry-after-absurd",
+        ),
+    ],
+)
+def test_answers_of_every_kind_end_in_one_line_and_no_traceback(
+    hostile_api: Server, base: Path, tmp_path: Path, data: bytes, code: int, needle: str
+) -> None:
+    result = extract(hostile_api(raw_answer(data)), base, tmp_path, "--concurrency", "1", "--max-page-bytes", "1048576")
+
+    assert result.code in ((1,) if code == 1 else FAILED_DATE), result.stderr
+    assert "Traceback" not in result.stderr
+    (line,) = result.error_lines(EXTRACT)
+    assert needle in line, line
+    assert raw_files(base) == {} and temporaries(base / "raw" / "sales") == []
