@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
@@ -148,8 +149,12 @@ def check_listing(partition: Path, manifest: dict[str, Any]) -> None:
     present = {p.name for p in partition.iterdir() if p.name != SUCCESS_FILE and not p.name.startswith(".")}
     missing, extra = sorted(listed - present), sorted(present - listed)
     twice = sorted(name for name, count in names.items() if count > 1)  # would be read, and counted, twice
-    if missing or extra or twice:
+    # A symlink, pipe or device in a partition was not written by a job; reading /dev/zero or a FIFO never ends.
+    irregular = sorted(name for name in listed & present if not stat.S_ISREG((partition / name).lstat().st_mode))
+    if missing or extra or twice or irregular:
         details = [f"listed more than once: {name_a_few(twice)}"] if twice else []
+        if irregular:
+            details.append(f"not a regular file: {name_a_few(irregular)}")
         if missing:
             details.append(f"missing {name_a_few(missing)}")
         if extra:

@@ -22,6 +22,7 @@ Decisions recorded here (and in docs/reliability.md):
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -378,6 +379,16 @@ MANIFEST_CASES = [
         then(GOOD_PAGES, lambda p: ((p / page_name(2)).unlink(), (p / page_name(2)).mkdir())),
         Refused(page_name(2)),
         id="files-a-folder-instead-of-a-file",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, lambda p: ((p / page_name(2)).unlink(), (p / page_name(2)).symlink_to("/dev/zero"))),
+        Refused(page_name(2)),
+        id="files-a-symlink-to-dev-zero",
+    ),
+    pytest.param(
+        then(GOOD_PAGES, lambda p: ((p / page_name(2)).unlink(), os.mkfifo(p / page_name(2)))),
+        Refused(page_name(2)),
+        id="files-a-named-pipe-instead-of-a-file",
     ),
 ]
 
