@@ -355,3 +355,24 @@ def test_answers_of_every_kind_end_in_one_line_and_no_traceback(
     (line,) = result.error_lines(EXTRACT)
     assert needle in line, line
     assert raw_files(base) == {} and temporaries(base / "raw" / "sales") == []
+
+
+def test_a_redirect_to_another_server_does_not_carry_the_token(hostile_api: Server, base: Path, tmp_path: Path) -> None:
+    seen: list[str | None] = []
+
+    def elsewhere(handler: BaseHTTPRequestHandler, page: int) -> None:
+        seen.append(handler.headers.get("Authorization"))
+        pages_then_end(1)(handler, page)
+
+    other = hostile_api(elsewhere)
+
+    def redirect(handler: BaseHTTPRequestHandler, page: int) -> None:
+        handler.send_response(302)
+        handler.send_header("Location", f"{other}?date={DAY}&page={page}")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    result = extract(hostile_api(redirect), base, tmp_path, "--concurrency", "1")
+
+    assert result.code == 0, result.stderr
+    assert seen and all(header is None for header in seen), seen
