@@ -36,7 +36,7 @@ from .support import (
 
 TOKEN = "signals-token-77c1d0"
 PROMPTLY = 15.0
-EXIT_FOR = {signal.SIGINT: (130,), signal.SIGTERM: (130, 143)}  # 143 once run_main tells SIGTERM apart
+EXIT_FOR = {signal.SIGINT: 130, signal.SIGTERM: 143}
 Server = Callable[[Callable[[BaseHTTPRequestHandler, int], None]], str]
 
 
@@ -76,7 +76,7 @@ def stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str]:
 
 
 def assert_stopped(code: int, stderr: str, tool: str, signum: int) -> None:
-    assert code in EXIT_FOR[signum], f"exit {code}\n{stderr}"
+    assert code == EXIT_FOR[signum], f"exit {code}\n{stderr}"
     assert "Traceback" not in stderr, stderr
     stops = [line for line in stderr.splitlines() if line.startswith(f"{tool}: ")]
     assert len(stops) == 1 and ("interrupted" in stops[0] or "stopped" in stops[0]), stderr
