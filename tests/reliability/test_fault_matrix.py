@@ -150,7 +150,7 @@ FAULT_MATRIX = [
         (),
         Fails("the API rejected the token (401)", code=3),
     ),
-    case("no-sales-that-day-gives-an-empty-partition", {"pages": 0}, (), Recovers(saw(404))),
+    case("no-sales-that-day-gives-an-empty-partition", {"pages": 0}, ("--allow-empty",), Recovers(saw(404))),
 ]
 
 
@@ -257,7 +257,7 @@ def test_a_record_python_cannot_read_is_stored_then_quarantined_and_its_page_con
     canned_api: Callable[[dict[int, bytes]], str], base: Path, tmp_path: Path, price: str, reason: str, kept_as: str
 ) -> None:
     body = f"[{SALE % 10}, {SALE % price}, {SALE % 30}]".encode()
-    env = {"SALES_API_URL": canned_api({1: body}), "AUTH_TOKEN": "any", "BASE_DIR": str(base)}
+    env = {"SALES_API_URL": canned_api({1: body}), "AUTH_TOKEN": "any-token", "BASE_DIR": str(base)}
 
     assert_success(run_job(EXTRACT, BASE_FLAGS, env, tmp_path))
     raw = base / "raw" / "sales" / DAY
