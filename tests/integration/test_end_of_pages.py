@@ -15,7 +15,7 @@ from extract_support import TOKEN, all_files
 from shared.manifest import verify_partition
 
 DAY = "2022-08-09"
-PAGE = b'[{"client": "Ann", "purchase_date": "2022-08-09", "product": "TV", "price": 10}]'
+PAGE = '[{"client": "Ann", "purchase_date": "2022-08-09", "product": "TV", "price": %d}]'
 SALES_API_404 = b'{"message": "You requested page that doesn\'t exist"}'
 FRAMEWORK_404 = b'{"detail": "Not Found"}'
 HTML_404 = b"<!doctype html><html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"
@@ -42,7 +42,7 @@ def test_end_of_pages(
     flags: tuple[str, ...],
     pages_kept: bool,
 ) -> None:
-    url = scripted_api(lambda day, page: (200, PAGE) if page <= last_page else end)
+    url = scripted_api(lambda day, page: (200, (PAGE % page).encode()) if page <= last_page else end)
     env = {**workspace.env, "SALES_API_URL": url, "AUTH_TOKEN": TOKEN}
 
     result = run_subprocess(env, "--date", DAY, "--concurrency", "2", *flags)
