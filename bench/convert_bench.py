@@ -57,7 +57,9 @@ class ConvertRow:
     run_s: float
     run_spread: float
     cpu_s: float
+    job_cpu_s: float  # CPU inside main(), workers included
     records_per_s: float
+    records_per_cpu_s: float  # records over job_cpu_s: what the code costs, whatever the machine's load
     peak_rss_mib: float
     worker_rss_mib: float  # largest worker process; 0 when the job ran in one process
     output_bytes: int
@@ -70,6 +72,7 @@ class CeilingRow:
 
     codec: str
     per_core_records_per_s: float
+    per_cpu_s_records: float  # records per CPU second of the encoding (one thread), the fair figure under load
     workers: int
     records_per_s: float
     runs: int
@@ -184,7 +187,9 @@ class ConvertInput:
             run_s=med.run_s,
             run_spread=spread([o.sample.run_s for o in outcomes]),
             cpu_s=med.cpu_s,
+            job_cpu_s=med.job_cpu_s,
             records_per_s=records / med.run_s,
+            records_per_cpu_s=records / med.job_cpu_s if med.job_cpu_s else 0.0,
             peak_rss_mib=med.maxrss_kib / KIB_PER_MIB,
             # Without a pool the only children are helpers (ldconfig, started by ctypes.util.find_library).
             worker_rss_mib=med.children_maxrss_kib / KIB_PER_MIB if workers > 1 else 0.0,
@@ -258,18 +263,17 @@ def run_ceiling(plan: ConvertPlan, reps: int, workers: int, cache: Path, scratch
     data = ConvertInput(cache, scratch, _dates(1), *ceiling_input(plan))
     partition = partition_dir(data.root, RAW, data.days[0])
     labels = list(CODECS)
-    rates = interleave(
+    reports = interleave(
         labels,
         reps,
-        lambda codec: run_json("bench.ceiling", ["--raw", str(partition), "--codec", codec], scratch, child_env())[
-            "records_per_s"
-        ],
+        lambda codec: run_json("bench.ceiling", ["--raw", str(partition), "--codec", codec], scratch, child_env()),
         "fastavro ceiling",
     )
     rows = []
     for codec in labels:
-        per_core = statistics.median(rates[codec])
-        rows.append(CeilingRow(codec, per_core, workers, per_core * workers, len(rates[codec])))
+        per_core = statistics.median(r["records_per_s"] for r in reports[codec])
+        per_cpu = statistics.median(r["records_per_cpu_s"] for r in reports[codec])
+        rows.append(CeilingRow(codec, per_core, per_cpu, workers, per_core * workers, len(reports[codec])))
     return rows
 
 

@@ -52,6 +52,7 @@ class Sample:
     run_s: float  # inside main(), after imports
     import_s: float
     cpu_s: float  # user + system, the process and its workers
+    job_cpu_s: float  # the same, inside main() only (start-up and imports excluded)
     maxrss_kib: float  # the process itself (a float once it is a median)
     children_maxrss_kib: float  # the largest worker process it waited for (0 without workers)
 
@@ -118,6 +119,7 @@ def run_probe(
         run_s=data["run_s"],
         import_s=data["import_s"],
         cpu_s=data["cpu_s"],
+        job_cpu_s=data["job_cpu_s"],
         maxrss_kib=data["maxrss_kib"],
         children_maxrss_kib=data["children_maxrss_kib"],
     )

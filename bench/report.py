@@ -108,6 +108,7 @@ def convert_section(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow], t
     base = {(r.scenario, r.codec): r for r in rows if r.kind == CONVERT_BASELINE}
     previous = {(r.scenario, r.codec): r for r in rows if r.kind == JOB and r.revision}
     per_core = {c.codec: c.per_core_records_per_s for c in ceiling}
+    per_cpu = {c.codec: c.per_cpu_s_records for c in ceiling}
     body = []
     for r in rows:
         baseline = base.get((r.scenario, r.codec))
@@ -115,6 +116,8 @@ def convert_section(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow], t
         old = previous.get((r.scenario, r.codec))
         versus = f"{r.records_per_s / old.records_per_s:.2f}x" if old and r.kind == JOB and not r.revision else ""
         share = f"{r.records_per_s / (per_core[r.codec] * r.workers):.0%}" if r.codec in per_core else ""
+        cpu_share = f"{r.records_per_cpu_s / per_cpu[r.codec]:.0%}" if r.codec in per_cpu else ""
+        cpu_ratio = f"{r.records_per_cpu_s / baseline.records_per_cpu_s:.2f}x" if baseline else ""
         worker = f"{r.worker_rss_mib:.1f}" if r.worker_rss_mib else "-"
         body.append(
             (
@@ -127,10 +130,14 @@ def convert_section(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow], t
                 r.run_s,
                 _spread(r.run_spread),
                 r.cpu_s,
+                r.job_cpu_s,
                 r.records_per_s,
+                r.records_per_cpu_s,
                 ratio,
+                cpu_ratio,
                 versus,
                 share,
+                cpu_share,
                 r.peak_rss_mib,
                 worker,
                 _mb(r.output_bytes),
@@ -146,10 +153,14 @@ def convert_section(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow], t
         "job s",
         "spread",
         "CPU s",
+        "job CPU s",
         "records/s",
+        "records/CPU s",
         "vs baseline (same codec)",
+        "per CPU s vs baseline",
         "vs previous revision",
         "of ceiling x processes",
+        "of ceiling per CPU s",
         "peak RSS MiB",
         "per worker MiB",
         "output MB",
@@ -160,12 +171,12 @@ def convert_section(rows: Sequence[ConvertRow], ceiling: Sequence[CeilingRow], t
 def ceiling_section(rows: Sequence[CeilingRow]) -> str:
     if not rows:
         return ""
-    body = [(r.codec, r.per_core_records_per_s, r.workers, r.records_per_s) for r in rows]
+    body = [(r.codec, r.per_core_records_per_s, r.per_cpu_s_records, r.workers, r.records_per_s) for r in rows]
     return (
         "### fastavro encode-only ceiling\n\nThe records of one of the sweep's one-date inputs (100k in pages "
         "of 1000 in the full profile), already in memory in their Avro form, the job's schema and block "
         "size, bytes discarded; the median of the runs.\n\n"
-        f"{table(['codec', 'records/s per core', 'x workers', 'ceiling records/s'], body)}\n"
+        f"{table(['codec', 'records/s per core', 'records per CPU s', 'x workers', 'ceiling records/s'], body)}\n"
     )
 
 
@@ -178,7 +189,10 @@ def verdict_section(verdicts: Sequence[Verdict]) -> str:
 SMOKE_NOTE = "Smoke sizes: this run checks that the benchmark works; its figures and verdicts mean nothing.\n"
 CONVERT_NOTE = (
     "*job s* is the time inside `main()`; records/s uses it. *CPU s* = user + system time of the "
-    "process and its workers. *of ceiling x processes* = records/s "
+    "process and its workers, start-up included; *job CPU s* the same inside `main()` only, which "
+    "records/CPU s uses: what the code costs, whatever else the machine was running. *of ceiling per "
+    "CPU s* = records/CPU s over fastavro's encode-only records per CPU second (both one thread per "
+    "process), the fair form of the ceiling target on a shared machine. *of ceiling x processes* = records/s "
     "over fastavro's encode-only rate per core times the processes the contender used. *vs previous "
     "revision*: the working tree's job over the `--against` revision's (`convert_job@REV`), same input "
     "and codec. *polars* is a reference, not the same job: `polars.read_json` per page and "
