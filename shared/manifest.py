@@ -42,7 +42,20 @@ class FileEntry:
 
 
 def new_run_id() -> str:
-    return uuid.uuid4().hex
+    """A new run id: a canonical UUID (``8-4-4-4-12`` hex digits), the form OpenLineage run ids take."""
+    return str(uuid.uuid4())
+
+
+def canonical_run_id(run_id: str) -> str:
+    """``run_id`` as a canonical UUID; older manifests hold 32 hex digits without hyphens.
+
+    Anything that is not a UUID in either form is returned as it is: a run id is
+    only ever compared, never parsed, so an odd one stays what it was.
+    """
+    try:
+        return str(uuid.UUID(hex=run_id))
+    except ValueError:
+        return run_id
 
 
 def utc_now() -> str:

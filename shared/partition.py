@@ -165,6 +165,7 @@ class PartitionWriter:
 
     def __init__(self, target: Path, run_id: str) -> None:
         self.target = target
+        self.run_id = run_id
         self.tmp = target.parent / f"{_tmp_prefix(target)}{run_id}"
         self._lock_fd: int | None = None
         self._committed = False
@@ -223,7 +224,7 @@ class PartitionWriter:
             reached("partition.swapped")
             remove_own(self.tmp)  # now the previous partition
         else:
-            aside = self.target.parent / f"{_old_prefix(self.target)}{self.tmp.name.rsplit('-', 1)[-1]}"
+            aside = self.target.parent / f"{_old_prefix(self.target)}{self.run_id}"
             os.rename(self.target, aside)
             os.rename(self.tmp, self.target)
             reached("partition.swapped")

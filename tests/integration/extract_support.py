@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -103,7 +104,7 @@ def assert_partition_matches(partition: Path, config: SimulatorConfig, day: str,
     assert [f["records"] for f in manifest["files"]] == [config.records_per_page] * len(pages)
     assert manifest["source"] == source
     assert manifest["tool"] == "extract_job"
-    assert len(manifest["run_id"]) == 32
+    assert str(uuid.UUID(manifest["run_id"])) == manifest["run_id"], "a canonical UUID"
     return manifest
 
 

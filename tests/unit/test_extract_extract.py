@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 from datetime import date
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_every_page_and_the_manifest(tmp_path: Path, concurrency: int) -> None:
         SOURCE,
         "extract_job",
     )
-    assert len(manifest["run_id"]) == 32
+    assert str(uuid.UUID(manifest["run_id"])) == manifest["run_id"]
     assert manifest["started_at"] <= manifest["finished_at"]
     assert {d for d, _ in client.calls} == {DAY}
     assert [p.name for p in target.parent.iterdir()] == [DAY.isoformat()], "no hidden temporaries"

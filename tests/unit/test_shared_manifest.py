@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from shared.errors import PartitionError
 from shared.manifest import (
     SUCCESS_FILE,
     FileEntry,
+    canonical_run_id,
     check_listing,
     entries_as_json,
     manifest_bytes,
@@ -180,9 +182,23 @@ def test_entries_round_trip() -> None:
 
 def test_run_ids_times_and_version() -> None:
     assert len({new_run_id() for _ in range(100)}) == 100
-    assert len(new_run_id()) == 32
+    run_id = new_run_id()
+    assert str(uuid.UUID(run_id)) == run_id, "a canonical UUID, as OpenLineage run ids are"
     assert utc_now().endswith("Z") and "T" in utc_now()
     assert tool_version()
+
+
+@pytest.mark.parametrize(
+    ("recorded", "canonical"),
+    [
+        pytest.param("0f8fad5bd9cb469fa16570867728950e", "0f8fad5b-d9cb-469f-a165-70867728950e", id="older-32-hex"),
+        pytest.param("0f8fad5b-d9cb-469f-a165-70867728950e", "0f8fad5b-d9cb-469f-a165-70867728950e", id="canonical"),
+        pytest.param("0F8FAD5B-D9CB-469F-A165-70867728950E", "0f8fad5b-d9cb-469f-a165-70867728950e", id="upper"),
+        pytest.param("r1", "r1", id="not-a-uuid-kept"),
+    ],
+)
+def test_run_ids_of_older_manifests_read_as_canonical_uuids(recorded: str, canonical: str) -> None:
+    assert canonical_run_id(recorded) == canonical
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 
 from shared import partition as partition_module
 from shared.errors import PartitionError
+from shared.filenames import is_temporary
 from shared.partition import PartitionWriter, clean_leftovers, remove_partition
 
 
@@ -174,6 +175,25 @@ def test_leftovers_of_other_dates_are_not_touched(target: Path) -> None:
     unrelated.write_bytes(b"")
     write_partition(target, "run1", OLD)
     assert hidden(target.parent) == [".2026-11-25.tmp-deadrun", ".keep"]
+
+
+def test_hyphenated_run_ids_name_the_whole_temporary(target: Path, swap: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run ids are canonical UUIDs: the temporaries carry all of it, never only the part after the last hyphen."""
+    run_id = "0f8fad5b-d9cb-469f-a165-70867728950e"
+    write_partition(target, "run1", OLD)
+    seen: list[list[str]] = []
+
+    def record(point: str) -> None:
+        if point == "partition.swapped":
+            seen.append(hidden(target.parent))
+
+    monkeypatch.setattr(partition_module, "reached", record)
+    write_partition(target, run_id, NEW)
+    expected = f".2026-11-24.tmp-{run_id}" if swap == "exchange" else f".2026-11-24.old-{run_id}"
+    assert seen == [[expected]]
+    assert is_temporary(expected)
+    assert snapshot(target) == NEW
+    assert hidden(target.parent) == []
 
 
 def test_old_leftover_with_a_missing_target_is_restored(target: Path) -> None:
