@@ -25,12 +25,11 @@ from shared.dates import Clock, parse_date, select_dates, system_clock
 from shared.errors import EXIT_RETRY, ConfigError, PipelineError
 from shared.last_run import last_run_dates
 from shared.logs import configure_logging
-from shared.manifest import read_manifest
-from shared.partition import clean_leftovers
 from shared.quarantine import DEFAULT_KEEP_FAILED_RUNS
 from shared.settings import Integer, Number, PathKind, Switch, Text, setting
-from shared.targets import check_distinct, check_output
-from shared.zones import QUARANTINE, RAW, STAGING, partition_dir
+from shared.storage import Partition, as_partition, as_root
+from shared.targets import check_distinct
+from shared.zones import QUARANTINE, RAW, STAGING
 
 log = logging.getLogger(TOOL)
 
@@ -130,10 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
 
-def _partition_date(raw_dir: Path, given: str | None) -> date:
+def _partition_date(raw_dir: Partition, given: str | None) -> date:
     """The date of a partition named by path: its manifest's date, which ``--date`` must agree with."""
     try:
-        recorded = parse_date(str(read_manifest(raw_dir).get("date", "")))
+        recorded = parse_date(str(raw_dir.read_manifest().get("date", "")))
     except PipelineError as exc:
         if given:
             return parse_date(given)
@@ -152,26 +151,31 @@ def _plan(settings: ConvertSettings, clock: Clock) -> dict[date, Targets]:
         quarantine_name = "--quarantine-dir" if settings.quarantine_dir else "BASE_DIR"
         check_distinct(
             [
-                ("--raw-dir" if by_flag else "BASE_DIR", targets.raw),
-                (staging_name, targets.staging),
-                (quarantine_name, targets.quarantine),
+                ("--raw-dir" if by_flag else "BASE_DIR", as_partition(targets.raw)),
+                (staging_name, as_partition(targets.staging)),
+                (quarantine_name, as_partition(targets.quarantine)),
             ]
         )
-        check_output(targets.staging, STAGING, staging_name)
-        check_output(targets.quarantine, QUARANTINE, quarantine_name)
+        as_partition(targets.staging).check_output(STAGING, staging_name)
+        as_partition(targets.quarantine).check_output(QUARANTINE, quarantine_name)
     return plan
 
 
 def _targets(settings: ConvertSettings, clock: Clock) -> dict[date, Targets]:
-    base = settings.base_dir
+    base = as_root(settings.base_dir)
     if settings.raw_dir or settings.stg_dir:
         if not (settings.raw_dir and settings.stg_dir):
             raise ConfigError("--raw-dir and --stg-dir go together")
         if settings.start or settings.end:
             raise ConfigError("--raw-dir/--stg-dir name one partition; they cannot be used with a range")
-        day = _partition_date(settings.raw_dir.resolve(), settings.date)
-        quarantine = settings.quarantine_dir or partition_dir(base, QUARANTINE, day)
-        return {day: Targets(settings.raw_dir.resolve(), settings.stg_dir.resolve(), quarantine.resolve())}
+        raw = as_partition(settings.raw_dir.resolve())
+        day = _partition_date(raw, settings.date)
+        quarantine = (
+            as_partition(settings.quarantine_dir.resolve())
+            if settings.quarantine_dir
+            else base.partition(QUARANTINE, day)
+        )
+        return {day: Targets(raw, as_partition(settings.stg_dir.resolve()), quarantine)}
     days = select_dates(
         settings.date,
         settings.start,
@@ -181,9 +185,7 @@ def _targets(settings: ConvertSettings, clock: Clock) -> dict[date, Targets]:
         recorded=lambda: last_run_dates(base),
     )
     return {
-        day: Targets(
-            partition_dir(base, RAW, day), partition_dir(base, STAGING, day), partition_dir(base, QUARANTINE, day)
-        )
+        day: Targets(base.partition(RAW, day), base.partition(STAGING, day), base.partition(QUARANTINE, day))
         for day in days
     }
 
@@ -267,8 +269,8 @@ def _convert_in_workers(plan: dict[date, Targets], settings: ConvertSettings, wo
 
 def _clean_after_workers(targets: Iterable[Targets]) -> None:
     for target in targets:
-        clean_leftovers(target.staging)
-        clean_leftovers(target.quarantine)
+        as_partition(target.staging).clean_leftovers()
+        as_partition(target.quarantine).clean_leftovers()
 
 
 def _outcome(day: date, future: Future[Outcome]) -> Outcome:

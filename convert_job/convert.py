@@ -25,17 +25,13 @@ from shared.filenames import avro_file_name
 from shared.manifest import (
     MANIFEST_FORMAT,
     FileEntry,
-    check_listing,
     file_entries,
     manifest_format,
     new_manifest,
     new_run_id,
-    read_manifest,
-    sha256_file,
     utc_now,
 )
 from shared.outcomes import Status
-from shared.partition import PartitionWriter, clean_leftovers
 from shared.quarantine import (
     DEFAULT_KEEP_FAILED_RUNS,
     FAILED,
@@ -44,9 +40,10 @@ from shared.quarantine import (
     paired_run,
     pairing,
     prune_failed,
-    run_folder,
+    run_partition,
     settle,
 )
+from shared.storage import Partition, as_partition
 from shared.testhook import reached
 from shared.zones import QUARANTINE, STAGING
 
@@ -55,11 +52,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Targets:
-    """Where one date's partitions live."""
+    """Where one date's partitions live, on any store (``shared.storage``; a path is a local folder)."""
 
-    raw: Path
-    staging: Path
-    quarantine: Path
+    raw: Path | Partition
+    staging: Path | Partition
+    quarantine: Path | Partition
     """The date's quarantine folder, which holds one folder per run (``shared.quarantine``)."""
 
 
@@ -160,7 +157,7 @@ def _safe_repr(record: Any) -> str:
         return "<nested too deeply to show>"
 
 
-def is_up_to_date(staging: Path, raw_run_id: str, codec: str) -> bool:
+def is_up_to_date(staging: Path | Partition, raw_run_id: str, codec: str) -> bool:
     """Whether staging already holds this raw run converted with this schema, codec and manifest format.
 
     Cheap by design (no re-hashing of the Avro file): the listing and each file's
@@ -168,12 +165,13 @@ def is_up_to_date(staging: Path, raw_run_id: str, codec: str) -> bool:
     staging partition of an older manifest format is converted again, which pairs
     it with its quarantine.
     """
+    partition = as_partition(staging)
     try:
-        manifest = read_manifest(staging)
-        check_listing(staging, manifest)
+        manifest = partition.read_manifest()
+        partition.check_files(manifest)
     except PartitionError:
         return False
-    if any((staging / entry.name).stat().st_size != entry.bytes for entry in file_entries(manifest)):
+    if any(partition.size(entry.name) != entry.bytes for entry in file_entries(manifest)):
         return False
     return (
         manifest_format(manifest) == MANIFEST_FORMAT
@@ -204,27 +202,27 @@ def convert_date(
     it names, are untouched in both cases. The run's rejects go to its own run folder
     (``shared.quarantine``), committed before staging, whose manifest then names it.
     """
-    raw_manifest = read_manifest(targets.raw)
-    check_listing(targets.raw, raw_manifest)
+    raw, staging_zone, quarantine_zone = (as_partition(t) for t in (targets.raw, targets.staging, targets.quarantine))
+    raw_manifest = raw.read_manifest()
+    raw.check_files(raw_manifest)
     raw_run_id = str(raw_manifest.get("run_id", ""))
-    if not force and is_up_to_date(targets.staging, raw_run_id, codec):
+    if not force and is_up_to_date(staging_zone, raw_run_id, codec):
         # A run killed after its swap left the old folder, or its quarantine unsettled; no writer will run to tidy.
-        clean_leftovers(targets.staging)
-        clean_leftovers(targets.quarantine)
-        settle(targets.quarantine, paired_run(read_manifest(targets.staging)), keep_failed_runs)
+        staging_zone.clean_leftovers()
+        quarantine_zone.clean_leftovers()
+        settle(quarantine_zone, paired_run(staging_zone.read_manifest()), keep_failed_runs)
         log.info("%s: up to date (raw run %s), nothing to do", day, raw_run_id)
         return Status.SKIPPED
 
     started, clock, run_id = utc_now(), time.monotonic(), new_run_id()
     tally = Tally()
     name = avro_file_name(day)
-    rejects_folder = run_folder(targets.quarantine, run_id)
-    with PartitionWriter(targets.staging, run_id) as staging, PartitionWriter(rejects_folder, run_id) as quarantine:
+    rejects_folder = run_partition(quarantine_zone, run_id)
+    with staging_zone.writer(run_id) as staging, rejects_folder.writer(run_id) as quarantine:
         with staging.open(name) as avro_file, quarantine.open(REJECTED_FILE) as rejects_file:
-            pages = _announced(iter_pages(targets.raw, raw_manifest))
+            pages = _announced(iter_pages(raw, raw_manifest))
             avro = write_avro(avro_file, screen(pages, tally, rejects_file), codec, sync_marker(raw_run_id, name))
-        rejects_path = quarantine.tmp / REJECTED_FILE
-        rejects = FileEntry(REJECTED_FILE, tally.rejected, rejects_path.stat().st_size, sha256_file(rejects_path))
+        rejects = quarantine.entry(REJECTED_FILE, tally.rejected)
         reached("convert.rejects-written")
         problem = _ratio_problem(tally, max_invalid_ratio)
         quarantine.commit(
@@ -245,8 +243,8 @@ def convert_date(
             )
         )
         if problem:
-            prune_failed(targets.quarantine, keep_failed_runs)
-            raise DataError(f"{problem}; staging left as it was, rejects in {rejects_folder / REJECTED_FILE}")
+            prune_failed(quarantine_zone, keep_failed_runs)
+            raise DataError(f"{problem}; staging left as it was, rejects in {rejects_folder}/{rejects.name}")
         reached("convert.quarantine-committed")
         _warn_drift(day, tally)
         manifest = new_manifest(
@@ -255,7 +253,7 @@ def convert_date(
             tool=TOOL,
             run_id=run_id,
             started_at=started,
-            files=[FileEntry(name, tally.written, avro.bytes, avro.hexdigest())],
+            files=[FileEntry(staging.listed_name(name), tally.written, avro.bytes, avro.hexdigest())],
             raw_run_id=raw_run_id,
             records_read=tally.read,
             records_written=tally.written,
@@ -268,7 +266,7 @@ def convert_date(
         )
         staging.commit(manifest)
     reached("convert.staging-committed")
-    settle(targets.quarantine, run_id, keep_failed_runs)
+    settle(quarantine_zone, run_id, keep_failed_runs)
     seconds = round(time.monotonic() - clock, 3)
     log.info(
         "%s: %d records in, %d out, %d rejected in %.2fs -> %s",
@@ -277,7 +275,7 @@ def convert_date(
         tally.written,
         tally.rejected,
         seconds,
-        targets.staging,
+        staging_zone,
         extra={
             "date": day.isoformat(),
             "records_in": tally.read,

@@ -11,6 +11,7 @@ from typing import Any
 from convert_job.validation import BigNumber, json_type_name
 from shared.errors import PartitionError
 from shared.manifest import check_digest, file_entries
+from shared.storage import Partition, as_partition
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,8 @@ class RawPage:
     """One page file's bytes, checked against the manifest and not yet decoded."""
 
     name: str
-    path: Path
+    path: Path | str
+    """Where the file is, for messages (a path, or an object's URL)."""
     data: bytes
 
 
@@ -29,7 +31,7 @@ def may_hold_surrogates(text: str) -> bool:
     return "\\ud" in text or "\\uD" in text
 
 
-def parse_page(path: Path, data: bytes) -> tuple[list[Any], bool]:
+def parse_page(path: Path | str, data: bytes) -> tuple[list[Any], bool]:
     """A page file's records and whether they are surrogate-free; ``PartitionError`` names the file and the fault."""
     try:
         text = data.decode("utf-8")
@@ -67,17 +69,14 @@ def _parse_big_numbers(text: str) -> Any | None:
         return None
 
 
-def iter_pages(partition: Path, manifest: dict[str, Any]) -> Iterator[RawPage]:
+def iter_pages(partition: Path | Partition, manifest: dict[str, Any]) -> Iterator[RawPage]:
     """Each page file's bytes, in page order.
 
     Only one page is in memory at a time; each file's sha256 is checked against
     the manifest before it is handed out.
     """
+    where = as_partition(partition)
     for entry in file_entries(manifest):
-        path = partition / entry.name
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise PartitionError(f"{path}: cannot read: {exc.strerror}") from None
-        check_digest(partition, entry, data)
-        yield RawPage(entry.name, path, data)
+        data = where.read(entry.name)
+        check_digest(where, entry, data)
+        yield RawPage(entry.name, f"{where}/{entry.name}", data)

@@ -22,9 +22,8 @@ from shared.last_run import record_last_run
 from shared.logs import console_line
 from shared.manifest import new_run_id
 from shared.outcomes import Outcome
-from shared.partition import clean_leftovers
-from shared.targets import check_output
-from shared.zones import RAW, partition_dir
+from shared.storage import Partition, as_partition, as_root
+from shared.zones import RAW
 
 log = logging.getLogger(TOOL)
 
@@ -60,7 +59,7 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
         raise ConfigError("--raw-dir names one partition; it cannot be used with a range of dates")
     named_by = "--raw-dir" if settings.raw_dir else "BASE_DIR"
     for day in days:
-        check_output(_partition(day, settings), RAW, named_by)
+        _partition(day, settings).check_output(RAW, named_by)
     log.info(
         "extracting %d date(s) from %s with concurrency %d",
         len(days),
@@ -105,14 +104,14 @@ def _record(base: Path, outcomes: list[Outcome]) -> int:
     return EXIT_OK
 
 
-def _partition(day: date, settings: ExtractSettings) -> Path:
-    return settings.raw_dir or partition_dir(settings.base_dir, RAW, day)
+def _partition(day: date, settings: ExtractSettings) -> Partition:
+    return as_partition(settings.raw_dir) if settings.raw_dir else as_root(settings.base_dir).partition(RAW, day)
 
 
 def _extract_one(day: date, settings: ExtractSettings, client: SalesApiClient) -> Status:
     partition = _partition(day, settings)
     if settings.missing_only and is_complete(partition):
-        clean_leftovers(partition)  # what a run killed after its swap left behind; no writer will run to remove it
+        partition.clean_leftovers()  # what a run killed after its swap left behind; no writer will run to remove it
         log.info("%s: already complete, skipped (--missing-only)", day)
         return Status.SKIPPED
     extract_date(

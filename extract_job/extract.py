@@ -19,19 +19,18 @@ from shared.manifest import (
     new_manifest,
     new_run_id,
     utc_now,
-    verify_partition,
 )
-from shared.partition import PartitionWriter
+from shared.storage import Partition, as_partition
 from shared.testhook import reached
 from shared.zones import RAW
 
 log = logging.getLogger(__name__)
 
 
-def _refuse_emptying(day: date, partition: Path) -> None:
+def _refuse_emptying(day: date, partition: Partition) -> None:
     """Raise when ``partition`` is complete and holds records: an empty answer must not erase them silently."""
     try:
-        previous = verify_partition(partition)
+        previous = partition.verify()
     except PartitionError:
         return
     records = int(previous.get("records") or 0)
@@ -43,10 +42,10 @@ def _refuse_emptying(day: date, partition: Path) -> None:
         )
 
 
-def is_complete(partition: Path) -> bool:
+def is_complete(partition: Path | Partition) -> bool:
     """Whether ``partition`` holds a complete raw partition (manifest and every file intact)."""
     try:
-        verify_partition(partition)
+        as_partition(partition).verify()
     except PartitionError:
         return False
     return True
@@ -54,7 +53,7 @@ def is_complete(partition: Path) -> bool:
 
 def extract_date(
     day: date,
-    partition: Path,
+    partition: Path | Partition,
     client: SalesApiClient,
     source: str,
     concurrency: int,
@@ -69,7 +68,8 @@ def extract_date(
     started, clock = utc_now(), time.monotonic()
     run_id = new_run_id()
     entries: dict[int, FileEntry] = {}
-    with PartitionWriter(partition, run_id) as writer:
+    target = as_partition(partition)
+    with target.writer(run_id) as writer:
 
         def fetch_and_store(number: int) -> Page | None:
             # Runs in the fetching threads: a page goes to disk as soon as it arrives, off the main thread.
@@ -81,16 +81,14 @@ def extract_date(
 
         def keep(page: Page) -> None:
             entries[page.number] = FileEntry(
-                page_file_name(day, page.number), page.records, len(page.body), page.sha256
+                writer.listed_name(page_file_name(day, page.number)), page.records, len(page.body), page.sha256
             )
 
         pages = fetch_all(fetch_and_store, keep, concurrency, max_pages, abort=client.stop)
         files = [entries[n] for n in sorted(entries) if n <= pages]
-        kept = {f.name for f in files}
-        for stray in [p for p in writer.tmp.iterdir() if p.name not in kept]:
-            stray.unlink()  # pages an inconsistent API served past its own end
+        writer.keep_only({page_file_name(day, n) for n in sorted(entries) if n <= pages})  # drop pages past the end
         if not files and not allow_empty:
-            _refuse_emptying(day, partition)
+            _refuse_emptying(day, target)
         manifest = new_manifest(
             zone=RAW,
             day=day,
@@ -113,7 +111,7 @@ def extract_date(
         manifest["records"],
         manifest["bytes"],
         seconds,
-        partition,
+        target,
         extra={
             "date": day.isoformat(),
             "pages": pages,

@@ -175,8 +175,8 @@ def check_listing(partition: Path, manifest: dict[str, Any]) -> None:
         raise PartitionError(f"partition {partition} does not match its manifest: {'; '.join(details)}")
 
 
-def check_digest(partition: Path, entry: FileEntry, data: bytes) -> None:
-    """``data`` (the file's bytes) must have the size and sha256 the manifest recorded."""
+def check_digest(partition: object, entry: FileEntry, data: bytes) -> None:
+    """``data`` (the file's bytes) must have the size and sha256 the manifest recorded; ``partition`` names it."""
     if len(data) != entry.bytes or sha256_hex(data) != entry.sha256:
         raise PartitionError(
             f"partition {partition}: {entry.name} was altered since it was written "

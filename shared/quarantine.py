@@ -19,24 +19,24 @@ straight into the date's folder, with no manifest: ``rejected_records`` still
 reads it for a staging manifest of format 1, and ``settle`` removes it once a
 new pair is committed.
 
-Everything here is a small function of (the date's quarantine folder, run ids),
-so it can move onto another store as it is.
+Everything here is a small function of (the date's quarantine folder, run ids)
+on the storage seam (``shared.storage``), so it works the same on a local disk
+and on an object store. On a store, a pending or failed run younger than the
+store's grace period is never removed: another process may still be using it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from shared.errors import PartitionError
-from shared.filenames import MANIFEST_REWRITE, SUCCESS_FILE
 from shared.filenames import QUARANTINE_RUN_PREFIX as RUN_PREFIX
 from shared.filenames import REJECTED_FILE as REJECTED_FILE  # re-exported: the quarantine layout's file
-from shared.manifest import manifest_bytes, read_manifest, sha256_hex, verify_partition
-from shared.partition import clean_leftovers, fsync_dir, remove_own
+from shared.manifest import sha256_hex
+from shared.storage import Partition, as_partition
 from shared.testhook import reached
 
 log = logging.getLogger(__name__)
@@ -47,24 +47,37 @@ FAILED = "failed"
 DEFAULT_KEEP_FAILED_RUNS = 5
 
 
+def run_name(run_id: str) -> str:
+    """The name of run ``run_id``'s folder in the date's quarantine folder."""
+    return f"{RUN_PREFIX}{run_id}"
+
+
 def run_folder(quarantine: Path, run_id: str) -> Path:
-    """Where run ``run_id`` keeps its rejects in the date's quarantine folder."""
-    return quarantine / f"{RUN_PREFIX}{run_id}"
+    """Where run ``run_id`` keeps its rejects in a date's quarantine folder on disk."""
+    return quarantine / run_name(run_id)
 
 
-def run_ids(quarantine: Path) -> list[str]:
+def run_partition(quarantine: Path | Partition, run_id: str) -> Partition:
+    """Run ``run_id``'s folder in the date's quarantine folder, on whatever store that is."""
+    return as_partition(quarantine).child(run_name(run_id))
+
+
+def run_ids(quarantine: Path | Partition) -> list[str]:
     """The run ids with a (committed) run folder, in name order; hidden temporaries are not runs."""
-    if not quarantine.is_dir():
-        return []
-    return sorted(p.name[len(RUN_PREFIX) :] for p in quarantine.iterdir() if p.name.startswith(RUN_PREFIX))
+    return [name[len(RUN_PREFIX) :] for name in as_partition(quarantine).children(RUN_PREFIX)]
 
 
-def run_status(quarantine: Path, run_id: str) -> str | None:
-    """The status a run's manifest records, or None when the folder has no readable manifest."""
+def _manifest(quarantine: Path | Partition, run_id: str) -> dict[str, Any] | None:
     try:
-        return str(read_manifest(run_folder(quarantine, run_id)).get("status"))
+        return run_partition(quarantine, run_id).read_manifest()
     except Exception:
         return None
+
+
+def run_status(quarantine: Path | Partition, run_id: str) -> str | None:
+    """The status a run's manifest records, or None when the folder has no readable manifest."""
+    manifest = _manifest(quarantine, run_id)
+    return None if manifest is None else str(manifest.get("status"))
 
 
 def paired_run(staging_manifest: dict[str, Any]) -> str | None:
@@ -75,83 +88,73 @@ def paired_run(staging_manifest: dict[str, Any]) -> str | None:
 
 def pairing(run_id: str, records: int, sha256: str) -> dict[str, Any]:
     """What a staging manifest records of its quarantine run (its ``quarantine`` field)."""
-    return {"run_id": run_id, "path": f"{RUN_PREFIX}{run_id}/{REJECTED_FILE}", "records": records, "sha256": sha256}
+    return {"run_id": run_id, "path": f"{run_name(run_id)}/{REJECTED_FILE}", "records": records, "sha256": sha256}
 
 
-def rejected_records(quarantine: Path, staging_manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def rejected_records(quarantine: Path | Partition, staging_manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """The rejects paired with a staging partition, each line parsed; checked against both manifests.
 
     For a staging manifest of format 1 (no pairing), the older layout's
     ``rejected.jsonl`` in the date's folder, if any.
     """
+    folder = as_partition(quarantine)
     run_id = paired_run(staging_manifest)
     if run_id is None:
-        legacy = quarantine / REJECTED_FILE
-        lines = legacy.read_text(encoding="utf-8").splitlines() if legacy.is_file() else []
+        legacy = folder.size(REJECTED_FILE) is not None
+        lines = folder.read(REJECTED_FILE).decode("utf-8").splitlines() if legacy else []
     else:
-        folder = run_folder(quarantine, run_id)
-        verify_partition(folder)
-        data = (folder / REJECTED_FILE).read_bytes()
+        run = folder.child(run_name(run_id))
+        run.verify()
+        data = run.read(REJECTED_FILE)
         if sha256_hex(data) != staging_manifest["quarantine"]["sha256"]:
-            raise PartitionError(f"{folder / REJECTED_FILE} is not the rejects file staging's manifest names")
+            raise PartitionError(f"{run}/{REJECTED_FILE} is not the rejects file staging's manifest names")
         lines = data.decode("utf-8").splitlines()
     return [json.loads(line) for line in lines]
 
 
-def mark(quarantine: Path, run_id: str, status: str) -> None:
-    """Rewrite a run's manifest with ``status``, atomically (a new file renamed over the old)."""
-    folder = run_folder(quarantine, run_id)
-    manifest = read_manifest(folder)
+def mark(quarantine: Path | Partition, run_id: str, status: str) -> None:
+    """Rewrite a run's manifest with ``status``, atomically."""
+    run = run_partition(quarantine, run_id)
+    manifest = run.read_manifest()
     if manifest.get("status") == status:
         return
-    fresh = folder / MANIFEST_REWRITE
-    with fresh.open("wb") as handle:
-        handle.write(manifest_bytes({**manifest, "status": status}))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(fresh, folder / SUCCESS_FILE)
-    fsync_dir(folder)
+    run.replace_manifest({**manifest, "status": status})
 
 
-def remove_run(quarantine: Path, run_id: str) -> None:
-    """Delete a run folder so no reader sees it half-deleted: renamed aside (hidden) first."""
-    folder = run_folder(quarantine, run_id)
-    aside = quarantine / f".{folder.name}.old-{run_id}"
-    os.rename(folder, aside)
-    fsync_dir(quarantine)
-    remove_own(aside)
+def remove_run(quarantine: Path | Partition, run_id: str) -> None:
+    """Delete a run folder so no reader sees it half-deleted."""
+    run_partition(quarantine, run_id).remove()
 
 
-def _finished_at(quarantine: Path, run_id: str) -> str:
-    try:
-        return str(read_manifest(run_folder(quarantine, run_id)).get("finished_at", ""))
-    except Exception:
-        return ""
+def _finished_at(quarantine: Path | Partition, run_id: str) -> str:
+    manifest = _manifest(quarantine, run_id)
+    return "" if manifest is None else str(manifest.get("finished_at", ""))
 
 
-def prune_failed(quarantine: Path, keep: int) -> None:
+def _removable(quarantine: Partition, run_id: str) -> bool:
+    """Whether run ``run_id`` is old enough for its store to let another run remove it."""
+    return not quarantine.protected(_finished_at(quarantine, run_id))
+
+
+def prune_failed(quarantine: Path | Partition, keep: int) -> None:
     """Keep the ``keep`` newest failed runs (by their manifests' ``finished_at``), remove older ones."""
+    folder = as_partition(quarantine)
     failed = sorted(
-        (run for run in run_ids(quarantine) if run_status(quarantine, run) == FAILED),
-        key=lambda run: _finished_at(quarantine, run),
+        (run for run in run_ids(folder) if run_status(folder, run) == FAILED),
+        key=lambda run: _finished_at(folder, run),
         reverse=True,
     )
     for run in failed[keep:]:
-        remove_run(quarantine, run)
+        remove_run(folder, run)
         log.info("removed failed quarantine run %s (keeping the %d newest)", run, keep)
 
 
-def remove_dead_temporaries(quarantine: Path) -> None:
-    """What dead runs left half-written in the date's folder (hidden ``.run=<id>.tmp-…`` folders)."""
-    if not quarantine.is_dir():
-        return
-    for entry in sorted(quarantine.iterdir()):
-        if entry.name.startswith(f".{RUN_PREFIX}"):
-            name = entry.name[1:].split(".tmp-")[0].split(".old-")[0]
-            clean_leftovers(quarantine / name)
+def remove_dead_temporaries(quarantine: Path | Partition) -> None:
+    """What dead runs left half-written in the date's folder (hidden temporaries, unfinished uploads)."""
+    as_partition(quarantine).clean_leftovers()
 
 
-def settle(quarantine: Path, committed: str | None, keep_failed: int) -> None:
+def settle(quarantine: Path | Partition, committed: str | None, keep_failed: int) -> None:
     """Tidy the date's quarantine after staging committed run ``committed`` (or names none).
 
     Marks that run committed, removes every other run that is not a failed one
@@ -159,15 +162,16 @@ def settle(quarantine: Path, committed: str | None, keep_failed: int) -> None:
     files, keeps the ``keep_failed`` newest failed runs. Safe to repeat: a run
     killed in here is finished by the next one.
     """
-    if not quarantine.is_dir():
+    folder = as_partition(quarantine)
+    if not folder.exists():
         return
-    remove_dead_temporaries(quarantine)
-    if committed is not None and committed in run_ids(quarantine):
-        mark(quarantine, committed, COMMITTED)
-    for run in run_ids(quarantine):
-        if run != committed and run_status(quarantine, run) != FAILED:
-            remove_run(quarantine, run)
+    remove_dead_temporaries(folder)
+    if committed is not None and committed in run_ids(folder):
+        mark(folder, committed, COMMITTED)
+    for run in run_ids(folder):
+        if run != committed and run_status(folder, run) != FAILED and _removable(folder, run):
+            remove_run(folder, run)
             reached("quarantine.run-removed")
     if committed is not None:
-        (quarantine / REJECTED_FILE).unlink(missing_ok=True)  # the older layout's rejects
-    prune_failed(quarantine, keep_failed)
+        folder.remove_file(REJECTED_FILE)  # the older layout's rejects
+    prune_failed(folder, keep_failed)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 from shared.errors import ConfigError
 from shared.filenames import is_own
@@ -42,10 +43,20 @@ def check_output(path: Path, zone: str, named_by: str) -> None:
         )
 
 
-def check_distinct(folders: Iterable[tuple[str, Path]]) -> None:
+class Located(Protocol):
+    """A folder on some store (``shared.storage.Partition``), known by a path-like identity."""
+
+    def identity(self) -> str: ...
+
+
+def _inside(inner: str, outer: str) -> bool:
+    return inner == outer or inner.startswith(outer.rstrip("/") + "/")
+
+
+def check_distinct(folders: Iterable[tuple[str, Located]]) -> None:
     """Refuse two outputs (or an input and an output) that are the same folder or one inside the other."""
-    named = [(name, path.resolve()) for name, path in folders]
+    named = [(name, where.identity()) for name, where in folders]
     for i, (first, a) in enumerate(named):
         for second, b in named[i + 1 :]:
-            if a == b or a in b.parents or b in a.parents:
+            if _inside(a, b) or _inside(b, a):
                 raise ConfigError(f"{first} and {second} must be separate folders, neither inside the other ({a}, {b})")
