@@ -28,7 +28,7 @@ def fetch_date(url: str, token: str, day: str, folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     for page in range(1, MAX_PAGES + 1):
         response = requests.get(
-            url, params={"date": day, "page": page}, headers={"Authorization": token}, timeout=TIMEOUT_S
+            url, params={"date": day, "page": str(page)}, headers={"Authorization": token}, timeout=TIMEOUT_S
         )
         if response.status_code == 404:
             return page - 1

@@ -19,10 +19,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from extract_job.extract import page_file_name
 from sales_api_sim.config import SimulatorConfig
 from sales_api_sim.data import page_records
-from shared.manifest import SUCCESS_FILE, FileEntry, manifest_bytes, new_manifest, new_run_id, sha256_hex, utc_now
+from shared.filenames import SUCCESS_FILE, page_file_name
+from shared.manifest import FileEntry, manifest_bytes, new_manifest, new_run_id, sha256_hex, utc_now
 from shared.zones import RAW, partition_dir
 
 SEED = 42
@@ -61,7 +61,7 @@ def ensure_partition(root: Path, day: date, records: int, records_per_page: int)
 
 
 def _long_text(rng: random.Random) -> str:
-    words = []
+    words: list[str] = []
     while sum(len(w) + 1 for w in words) < LONG_TEXT_CHARS:
         words.append(rng.choice(_LONG_TEXT_WORDS))
     return " ".join(words)[:LONG_TEXT_CHARS]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, cast
 
 import fastavro
 
@@ -56,7 +56,14 @@ def write_avro(target: BinaryIO, records: Iterable[dict[str, Any]], codec: str, 
     ``marker``: the file's sync marker (see ``sync_marker``); empty: a random one, as fastavro draws.
     """
     out = HashingWriter(target)
+    # fastavro needs only write() and seekable(), though its annotation asks for a whole IO.
     fastavro.writer(
-        out, sale_schema(), records, codec=codec, sync_interval=SYNC_INTERVAL, validator=False, sync_marker=marker
+        cast(IO[bytes], out),
+        sale_schema(),
+        records,
+        codec=codec,
+        sync_interval=SYNC_INTERVAL,
+        validator=False,
+        sync_marker=marker,
     )
     return out

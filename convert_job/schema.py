@@ -6,7 +6,7 @@ import io
 import json
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
@@ -21,7 +21,8 @@ FIELDS = ("client", "purchase_date", "product", "price")
 def sale_schema() -> dict[str, Any]:
     """The parsed ``Sale`` schema, ready for ``fastavro.writer``."""
     text = resources.files("convert_job.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    return fastavro.parse_schema(json.loads(text))
+    # A record schema parses to a dict; fastavro's annotation covers every kind of schema.
+    return cast(dict[str, Any], fastavro.parse_schema(json.loads(text)))
 
 
 @lru_cache(maxsize=1)

@@ -35,9 +35,10 @@ def _json_or_none(body: bytes) -> object | None:
     """The body as JSON, read exactly as the convert job reads a page (strict UTF-8), or None."""
     try:
         # Not json.loads(bytes): it also takes a BOM, UTF-16 and UTF-32, which the convert job refuses.
-        return json.loads(body.decode("utf-8"))
+        parsed: object = json.loads(body.decode("utf-8"))
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
+    return parsed
 
 
 def _keep_text(number: str) -> str:
@@ -56,9 +57,10 @@ def _json_or_none_leniently(body: bytes) -> object | None:
     if parsed is not None:
         return parsed
     try:
-        return json.loads(body.decode("utf-8"), parse_int=_keep_text, parse_float=_keep_text)
+        lenient: object = json.loads(body.decode("utf-8"), parse_int=_keep_text, parse_float=_keep_text)
     except (ValueError, RecursionError):
         return None
+    return lenient
 
 
 def _snippet(body: bytes) -> str:
@@ -67,8 +69,9 @@ def _snippet(body: bytes) -> str:
 
 def _api_message(body: bytes) -> str:
     parsed = _json_or_none(body)
-    if isinstance(parsed, dict) and isinstance(parsed.get("message"), str):
-        return parsed["message"][:SNIPPET_CHARS]
+    message = parsed.get("message") if isinstance(parsed, dict) else None
+    if isinstance(message, str):
+        return message[:SNIPPET_CHARS]
     return _snippet(body)
 
 

@@ -157,7 +157,7 @@ class SalesApiClient:
         try:
             with self._session.get(
                 self._url,
-                params={"date": day.isoformat(), "page": page},
+                params={"date": day.isoformat(), "page": str(page)},
                 timeout=(self._timeouts.connect, self._timeouts.read),
                 stream=True,
             ) as response:

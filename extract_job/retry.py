@@ -29,7 +29,7 @@ class RetryPolicy:
         """
         if retry_after is not None:
             return min(max(retry_after, 0.0), self.max_retry_after)
-        step = min(self.max_delay, self.base_delay * 2 ** min(attempt - 1, 64))  # a float overflows past ~2**1023
+        step = min(self.max_delay, self.base_delay * 2.0 ** min(attempt - 1, 64))  # a float overflows past ~2**1023
         return step / 2 + rng.uniform(0, step / 2)
 
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from extract_support import SCRUBBED, Result, Workspace, subprocess_env
+
+from .extract_support import SCRUBBED, Result, Workspace, subprocess_env
 
 
 @pytest.fixture

@@ -9,12 +9,13 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from extract_support import TOKEN
 
 from convert_job.cli import main as convert_main
 from extract_job.cli import main as extract_main
 from shared.last_run import last_run_path
 from shared.manifest import verify_partition
+
+from .extract_support import TOKEN
 
 BEFORE_MIDNIGHT = datetime(2026, 11, 24, 23, 59, 59, tzinfo=timezone.utc)  # yesterday: 2026-11-23
 AFTER_MIDNIGHT = datetime(2026, 11, 25, 0, 0, 1, tzinfo=timezone.utc)  # yesterday: 2026-11-24

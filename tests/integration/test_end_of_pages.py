@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from extract_support import TOKEN, all_files
 
 from shared.manifest import verify_partition
+
+from .extract_support import TOKEN, all_files
 
 DAY = "2022-08-09"
 PAGE = '[{"client": "Ann", "purchase_date": "2022-08-09", "product": "TV", "price": %d}]'

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from extract_support import TOKEN, subprocess_env
+
+from .extract_support import TOKEN, subprocess_env
 
 SALE = {"client": "Ann", "purchase_date": "2022-08-09", "product": "TV", "price": 10}
 PAGE = json.dumps([SALE, SALE]).encode()

@@ -7,7 +7,10 @@ import socket
 from pathlib import Path
 
 import pytest
-from extract_support import (
+
+from shared.manifest import SUCCESS_FILE, verify_partition
+
+from .extract_support import (
     TOKEN,
     all_file_bytes,
     all_files,
@@ -16,8 +19,6 @@ from extract_support import (
     hidden_entries,
     snapshot,
 )
-
-from shared.manifest import SUCCESS_FILE, verify_partition
 
 DATES = ["2026-11-22", "2026-11-23", "2026-11-24"]
 RECORDS = 25

@@ -9,15 +9,16 @@ import time
 from pathlib import Path
 
 import pytest
-from extract_support import (
+
+from shared.manifest import verify_partition
+
+from .extract_support import (
     TOKEN,
     assert_partition_matches,
     expected_pages,
     hidden_entries,
     snapshot,
 )
-
-from shared.manifest import verify_partition
 
 DAY = "2026-11-24"
 RECORDS = 20

@@ -13,10 +13,11 @@ import json
 from typing import Any
 
 import pytest
-from test_convert_validation import INVALID, VALID, sale
 
 from convert_job.decoding import decode_valid_page
 from convert_job.validation import validate
+
+from .test_convert_validation import INVALID, VALID, sale
 
 
 def page(*records: Any) -> bytes:

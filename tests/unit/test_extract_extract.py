@@ -108,7 +108,7 @@ def test_an_empty_answer_replaces_records_only_when_allowed(tmp_path: Path, allo
         extract_date(DAY, target, FakeClient(0), SOURCE, 2, 100, allow_empty=True)  # type: ignore[arg-type]
         assert verify_partition(target)["records"] == 0
     else:
-        with pytest.raises(DataError, match="holds 4 records .* kept as it was. Pass --allow-empty"):
+        with pytest.raises(DataError, match=r"holds 4 records .* kept as it was\. Pass --allow-empty"):
             extract_date(DAY, target, FakeClient(0), SOURCE, 2, 100)  # type: ignore[arg-type]
         assert snapshot(target) == before
     assert [p.name for p in tmp_path.iterdir()] == ["d"]

@@ -47,10 +47,7 @@ def get_sales(
 ) -> requests.Response:
     """GET /sales; ``None`` leaves a parameter out, ``token=None`` sends the right token."""
     params = {name: value for name, value in (("date", day), ("page", page)) if value is not None}
-    if token is NO_TOKEN:
-        headers = {}
-    else:
-        headers = {"Authorization": sim.config.token if token is None else str(token)}
+    headers = {} if token is NO_TOKEN else {"Authorization": sim.config.token if token is None else str(token)}
     getter = requests.get if session is None else session.get
     return getter(f"{sim.url}/sales", params=params, headers=headers, timeout=timeout)
 
