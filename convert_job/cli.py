@@ -14,10 +14,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from pathlib import Path
 
 from convert_job import TOOL
 from convert_job.convert import Targets, convert_date
+from convert_job.facts import describe
 from convert_job.schema import check_codec
 from shared.cli import EXIT_CODES, Outcome, Status, attempt, job_parser, report, run_main, start
 from shared.config import JobSettings, load_environment
@@ -25,6 +27,7 @@ from shared.dates import Clock, parse_date, select_dates, system_clock
 from shared.errors import EXIT_RETRY, ConfigError, PipelineError
 from shared.last_run import last_run_dates
 from shared.logs import configure_logging
+from shared.observe import ObservabilitySettings, Watch, observers_for, watching
 from shared.quarantine import DEFAULT_KEEP_FAILED_RUNS
 from shared.settings import Integer, Number, PathKind, Switch, Text, setting
 from shared.storage import Partition, as_partition, as_root
@@ -32,6 +35,8 @@ from shared.targets import check_distinct
 from shared.zones import QUARANTINE, RAW, STAGING
 
 log = logging.getLogger(TOOL)
+JOB = "convert"
+"""The job's name in lineage events and metrics."""
 
 SINGLE_GROUP = "one partition by path (instead of BASE_DIR layout)"
 
@@ -50,7 +55,7 @@ dates:  with no --date, --start/--end or DATE, the dates extract's last run left
 
 
 @dataclass(frozen=True, kw_only=True)
-class ConvertSettings(JobSettings):
+class ConvertSettings(ObservabilitySettings, JobSettings):
     """The convert job's settings, declared once (see ``shared.settings``); picklable for the worker processes."""
 
     raw_dir: Path | None = setting(
@@ -237,14 +242,22 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
     # At least 1, even for no dates (extract's last run may have left none complete).
     workers = max(1, min(settings.workers or available_cpus(), len(plan)))
     log.info("converting %d date(s) with %d worker(s), codec %s", len(plan), workers, settings.codec)
-    if workers == 1:
-        outcomes = [convert_one(day, targets, settings) for day, targets in plan.items()]
-    else:
-        outcomes = _convert_in_workers(plan, settings, workers)
-    return report(TOOL, outcomes, log)
+    with watching(observers_for(settings, JOB), lambda o, run_id: describe(o, run_id, settings)) as watch:
+        if workers == 1:
+            outcomes = [
+                watch.attempt(day, partial(convert_one, targets=targets, settings=settings))
+                for day, targets in plan.items()
+            ]
+        else:
+            outcomes = _convert_in_workers(plan, settings, workers, watch)
+        code = report(TOOL, outcomes, log)
+        watch.finished(code)
+    return code
 
 
-def _convert_in_workers(plan: dict[date, Targets], settings: ConvertSettings, workers: int) -> list[Outcome]:
+def _convert_in_workers(
+    plan: dict[date, Targets], settings: ConvertSettings, workers: int, watch: Watch
+) -> list[Outcome]:
     """Each date in a worker process; a worker that dies fails its date (and those not yet started) in one line.
 
     On an interrupt the workers are killed at once (they are the job's own work;
@@ -252,10 +265,12 @@ def _convert_in_workers(plan: dict[date, Targets], settings: ConvertSettings, wo
     removed here, once no worker holds their locks.
     """
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(os.getpid(),))
+    futures: dict[date, Future[Outcome]] = {}
     try:
         futures = {day: pool.submit(convert_one, day, targets, settings) for day, targets in plan.items()}
-        outcomes = [_outcome(day, future) for day, future in futures.items()]
+        outcomes = [watch.record(_outcome(day, future)) for day, future in futures.items()]
     except BaseException:
+        watch.running(day for day, future in futures.items() if future.running())  # what the interrupt aborts
         for process in list(getattr(pool, "_processes", {}).values()):  # the executor has no public handle on them
             with contextlib.suppress(OSError):
                 process.terminate()

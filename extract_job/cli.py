@@ -11,6 +11,7 @@ from pathlib import Path
 from extract_job import TOOL
 from extract_job.client import SalesApiClient, Timeouts, make_session
 from extract_job.extract import extract_date, is_complete
+from extract_job.facts import describe
 from extract_job.retry import RetryPolicy
 from extract_job.settings import ExtractSettings, public_url
 from extract_job.watchdog import Watchdog
@@ -21,11 +22,14 @@ from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError
 from shared.last_run import record_last_run
 from shared.logs import console_line
 from shared.manifest import new_run_id
+from shared.observe import observers_for, watching
 from shared.outcomes import Outcome
 from shared.storage import Partition, as_partition, as_root
 from shared.zones import RAW
 
 log = logging.getLogger(TOOL)
+JOB = "extract"
+"""The job's name in lineage events and metrics."""
 
 EPILOG = f"""\
 output: BASE_DIR/raw/sales/<date>/sales_<date>_<page>.json, one file per page as
@@ -67,7 +71,11 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
         settings.concurrency,
     )
     watchdog = Watchdog()
-    with make_session(settings.token, settings.concurrency, watchdog) as session:
+    source = public_url(settings.api_url)
+    with (
+        watching(observers_for(settings, JOB), lambda o, run_id: describe(o, run_id, settings, source)) as watch,
+        make_session(settings.token, settings.concurrency, watchdog) as session,
+    ):
         client = SalesApiClient(
             session,
             settings.api_url,
@@ -82,9 +90,13 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
             watchdog=watchdog,
             max_page_bytes=settings.max_page_bytes,
         )
-        outcomes = [attempt(day, lambda d: _extract_one(d, settings, client), log) for day in days]
-    code = report(TOOL, outcomes, log)
-    return code if settings.raw_dir else worst([code, _record(settings.base_dir, outcomes)])
+        outcomes = [
+            watch.attempt(day, lambda d: attempt(d, lambda d: _extract_one(d, settings, client), log)) for day in days
+        ]
+        code = report(TOOL, outcomes, log)
+        code = code if settings.raw_dir else worst([code, _record(settings.base_dir, outcomes)])
+        watch.finished(code)
+    return code
 
 
 def _record(base: Path, outcomes: list[Outcome]) -> int:

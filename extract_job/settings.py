@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from shared.config import JobSettings, read_token
 from shared.errors import ConfigError
+from shared.observe import ObservabilitySettings
 from shared.settings import Integer, Number, PathKind, Switch, Text, setting
 
 HTTP_GROUP = "HTTP"
@@ -62,7 +63,7 @@ def public_url(url: str) -> str:
 
 
 @dataclass(frozen=True, kw_only=True)
-class ExtractSettings(JobSettings):
+class ExtractSettings(ObservabilitySettings, JobSettings):
     api_url: str = setting(env="SALES_API_URL", kind=Text(validate_api_url, "absolute http(s) URL"), help=API_URL_HELP)
     auth_token: str | None = setting(
         env="AUTH_TOKEN",

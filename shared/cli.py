@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import date
 from typing import Any, NoReturn, TypeVar
 
@@ -28,6 +29,8 @@ from shared.errors import (
     PipelineError,
 )
 from shared.logs import configure_logging, console_line
+from shared.manifest import utc_now
+from shared.observe import collecting
 from shared.outcomes import Outcome, Status, worst
 from shared.settings import Choice, add_arguments, environment_help, resolve
 
@@ -106,8 +109,16 @@ def attempt(day: date, work: Callable[[date], Status], log: logging.Logger) -> O
 
     A ``PipelineError`` carries its own exit code; a file-system error (disk full,
     permissions) may go away, so it counts as 1, and so does an unexpected error.
-    Interrupts are not caught: they end the whole run.
+    Interrupts are not caught: they end the whole run. The outcome carries the
+    date's times and the manifests it committed (``shared.observe``).
     """
+    started = utc_now()
+    with collecting() as manifests:
+        outcome = _attempt(day, work, log)
+    return replace(outcome, started_at=started, finished_at=utc_now(), manifests=tuple(manifests))
+
+
+def _attempt(day: date, work: Callable[[date], Status], log: logging.Logger) -> Outcome:
     try:
         return Outcome(day, work(day))
     except PipelineError as exc:
@@ -140,6 +151,8 @@ def report(tool: str, outcomes: Iterable[Outcome], log: logging.Logger) -> int:
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the main thread is, so the run unwinds exactly as on Ctrl-C."""
+
+    exit_code = EXIT_SIGTERM
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:

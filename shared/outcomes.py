@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from shared.errors import EXIT_OK, EXIT_PERMANENT, EXIT_RETRY, EXIT_SIGINT, EXIT_SIGTERM, EXIT_USAGE
+from shared.manifest import canonical_run_id
 
 
 class Status(enum.Enum):
@@ -30,6 +32,17 @@ class Outcome:
     error: str | None = None
     failure_code: int = EXIT_RETRY
     """The exit code of a failed date (its error's ``exit_code``); unused otherwise."""
+    # What ``attempt`` observed of the date, for lineage and metrics (``shared.observe``); not part of its identity.
+    started_at: str = field(default="", compare=False)
+    finished_at: str = field(default="", compare=False)
+    manifests: tuple[dict[str, Any], ...] = field(default=(), compare=False)
+    """The manifests the date committed, in order (``shared.observe.collecting``)."""
+
+    @property
+    def run_id(self) -> str | None:
+        """The run id the date's manifests carry, as a canonical UUID; None when it committed none."""
+        ids = [str(m["run_id"]) for m in self.manifests if m.get("run_id")]
+        return canonical_run_id(ids[-1]) if ids else None
 
     @property
     def exit_code(self) -> int:
