@@ -1,5 +1,5 @@
 """The receivers' fixtures (defined in ``receivers``, where the tests also find the helpers)."""
 
-from receivers import lineage_receiver, pushgateway, simulated
+from .receivers import lineage_receiver, pushgateway, simulated
 
 __all__ = ["lineage_receiver", "pushgateway", "simulated"]

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from receivers import DATES, Pushgateway, free_port, job_env, run_job, sim_settings
+from .receivers import DATES, Pushgateway, free_port, job_env, run_job, sim_settings
 
 
 def manifest(base: Path, zone: str, day: str) -> dict[str, Any]:
