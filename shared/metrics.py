@@ -22,12 +22,10 @@ A Pushgateway that is down or slow costs one warning; the run's result stays wha
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
-from shared.observe import DateReport, ObservabilitySettings, RunSummary
+from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
 
-if TYPE_CHECKING:
-    from shared.observe import RunObserver
+from shared.observe import DateReport, RunSummary
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +37,6 @@ COUNTS = {
     "rejected": ("rejected_records", "records the run's done dates rejected into the quarantine"),
 }
 """``DateReport.counts`` key -> metric name (after the prefix) and help."""
-
-
-def observers(settings: ObservabilitySettings, job: str) -> list[RunObserver]:
-    """A ``MetricsObserver`` when ``PUSHGATEWAY_URL`` is set, else none."""
-    if not settings.pushgateway_url:
-        return []
-    return [MetricsObserver(settings.pushgateway_url, job, settings.metrics_instance, settings.pushgateway_timeout)]
 
 
 class MetricsObserver:
@@ -67,8 +58,6 @@ class MetricsObserver:
         """Counted in the summary's dates."""
 
     def run_finished(self, summary: RunSummary) -> None:
-        from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway
-
         registry = CollectorRegistry()
         dates = Gauge(
             f"{PREFIX}_dates", "dates of the last run, by what happened to them", ["status"], registry=registry

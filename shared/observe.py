@@ -299,13 +299,35 @@ class Observers:
         self._each(lambda o: o.run_finished(summary))
 
 
-def observers_for(settings: ObservabilitySettings, job: str) -> Observers:
-    """The observers the settings ask for: lineage when configured, metrics when ``PUSHGATEWAY_URL`` is set."""
-    from shared import lineage, metrics
+DEFAULT_LINEAGE_CONFIG = Path("openlineage.yml")
+"""Read from the working directory when ``OPENLINEAGE_CONFIG`` is unset, as the OpenLineage client does."""
 
+
+def lineage_config(settings: ObservabilitySettings) -> tuple[bool, Path | None]:
+    """Whether lineage is asked for, and the config file naming its transport (None: ``OPENLINEAGE_URL``)."""
+    config = settings.openlineage_config or (DEFAULT_LINEAGE_CONFIG if DEFAULT_LINEAGE_CONFIG.is_file() else None)
+    return (not settings.openlineage_disabled and bool(config or settings.openlineage_url), config)
+
+
+def observers_for(settings: ObservabilitySettings, job: str) -> Observers:
+    """The observers the settings ask for: lineage when configured, metrics when ``PUSHGATEWAY_URL`` is set.
+
+    Their clients are imported only then: with nothing configured nothing is loaded, and nothing sent.
+    """
     chosen: list[RunObserver] = []
-    chosen.extend(lineage.observers(settings, job))
-    chosen.extend(metrics.observers(settings, job))
+    wanted, config = lineage_config(settings)
+    if wanted:
+        from shared import lineage
+
+        chosen.append(lineage.observer(settings, job, config))
+    if settings.pushgateway_url:
+        from shared import metrics
+
+        chosen.append(
+            metrics.MetricsObserver(
+                settings.pushgateway_url, job, settings.metrics_instance, settings.pushgateway_timeout
+            )
+        )
     return Observers(chosen)
 
 

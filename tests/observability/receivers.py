@@ -50,6 +50,7 @@ def job_env(**settings: str) -> dict[str, str]:
 class Run:
     code: int
     stderr: str
+    stdout: str
 
 
 def run_job(tool: str, cwd: Path, env: dict[str, str], *args: str) -> Run:
@@ -63,7 +64,7 @@ def run_job(tool: str, cwd: Path, env: dict[str, str], *args: str) -> Run:
         timeout=180,
         check=False,
     )
-    return Run(done.returncode, done.stderr)
+    return Run(done.returncode, done.stderr, done.stdout)
 
 
 def free_port() -> int:
