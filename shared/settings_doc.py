@@ -1,7 +1,7 @@
 """The configuration reference (docs/configuration.md), generated from the settings declarations.
 
     python -m shared.settings_doc            # print it
-    python -m shared.settings_doc --write    # rewrite docs/configuration.md
+    python -m shared.settings_doc --write    # rewrite docs/configuration.md and the Airflow DAG's settings list
 
 ``tests/unit/test_settings_reference.py`` fails when the file differs from what this prints,
 so a new setting reaches the reference in the same change that declares it.
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,10 @@ from typing import Any
 from shared.settings import Spec, Switch, specs
 
 REFERENCE = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
+AIRFLOW_SETTINGS = (
+    Path(__file__).resolve().parent.parent / "orchestration" / "airflow" / "dags" / "sales_job_settings.json"
+)
+"""The environment variables each job declares, for the DAG (which runs apart from the project and cannot import it)."""
 
 PROGRAMS: dict[str, tuple[str, ...]] = {
     "extract_job": ("extract_job.settings:ExtractSettings",),
@@ -69,12 +74,22 @@ def render() -> str:
     return "".join(parts)
 
 
+def render_airflow_settings() -> str:
+    """``{"extract": [names], "convert": [names]}``: what the DAG's ``sales_job_settings`` Variable may set."""
+    names = {
+        task: sorted(spec.env for spec in program_specs(program) if spec.env)
+        for task, program in (("extract", "extract_job"), ("convert", "convert_job"))
+    }
+    return json.dumps(names, indent=2) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.settings_doc", description=__doc__.splitlines()[0])
     parser.add_argument("--write", action="store_true", help=f"rewrite {REFERENCE.name} instead of printing it")
     args = parser.parse_args(argv)
     if args.write:
         REFERENCE.write_text(render(), encoding="utf-8")
+        AIRFLOW_SETTINGS.write_text(render_airflow_settings(), encoding="utf-8")
     else:
         sys.stdout.write(render())
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import json
 import os
 import shutil
 import sys
@@ -69,6 +70,7 @@ def _no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in SETTING_VARIABLES:
         monkeypatch.delenv(f"AIRFLOW_VAR_{name}", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_SALES_API", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_SALES_STORE", raising=False)
 
 
 def load_dagbag() -> BundleDagBag:
@@ -137,14 +139,15 @@ def test_retries_back_off_exponentially(dag: Any, task_id: str) -> None:
 
 
 @pytest.mark.parametrize("task_id", ["extract", "convert"])
-def test_each_task_runs_its_job_for_the_logical_date_on_the_data_volume(dag: Any, task_id: str) -> None:
+def test_each_task_runs_its_job_for_the_logical_date_on_the_data_root(dag: Any, task_id: str) -> None:
     task = dag.get_task(task_id)
     assert isinstance(task, SalesJobOperator)
     assert task.command == ["--date", "{{ ds }}"]
-    assert task.environment["BASE_DIR"] == "/data"
-    [mount] = task.mounts
-    assert (mount["Target"], mount["Type"]) == ("/data", "volume")
-    assert mount["Source"] == support.runtime_setting("sales_data_volume")
+    # The data root and its volume are Variables, decided when the task runs (see the operator tests below).
+    assert task.base_dir == support.runtime_setting("sales_base_dir")
+    assert task.data_volume == support.runtime_setting("sales_data_volume")
+    assert task.job_settings == support.runtime_setting("sales_job_settings")
+    assert task.mounts == []
     assert task.image == support.runtime_setting(f"sales_{task_id}_image")
     assert task.do_xcom_push is False
 
@@ -156,12 +159,16 @@ def test_only_extract_reaches_the_network_and_gets_the_token(dag: Any) -> None:
     assert extract.token_connection == "sales_api"
     assert convert.network_mode == "none"
     assert convert.token_connection is None
+    # On an object store, convert joins the same network as extract to reach the store.
+    assert convert.store_network_mode == support.runtime_setting("sales_docker_network")
+    assert extract.store_network_mode is None
 
 
 def test_no_token_in_the_dag_definition(dag: Any) -> None:
     for task in dag.tasks:
         assert "AUTH_TOKEN" not in task.environment
         assert "AUTH_TOKEN_FILE" not in task.environment
+        assert not any(name.startswith("AWS_") for name in task.environment)
         assert task._private_environment == {}  # filled only when the task runs
 
 
@@ -329,3 +336,135 @@ def test_a_missing_token_fails_the_task_before_any_container_starts(
     with pytest.raises(AirflowFailException, match="sales_api"):
         operator.execute(context={})
     assert api.created == {}
+
+
+# --- the data root: a volume or an object store -------------------------------
+
+STORE_SECRET = "store-secret-0123456789abcdef"
+STORE_CONNECTION = json.dumps(
+    {
+        "conn_type": "aws",
+        "login": "pipeline-key",
+        "password": STORE_SECRET,
+        "extra": {"endpoint_url": "http://object-store:8333", "region_name": "eu-west-1"},
+    }
+)
+
+
+def test_a_local_data_root_mounts_the_volume_and_keeps_convert_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    api = run_job(
+        monkeypatch, 0, base_dir="/data", data_volume="lake-volume", network_mode="none", store_network_mode="net"
+    )
+    host = api.created["host_config"]
+    [mount] = host["mounts"]
+    assert (mount["Target"], mount["Source"], mount["Type"]) == ("/data", "lake-volume", "volume")
+    assert host["network_mode"] == "none"
+    assert api.created["environment"] == {"BASE_DIR": "/data"}
+
+
+def test_an_object_store_data_root_mounts_nothing_and_passes_the_credentials_privately(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_SALES_STORE", STORE_CONNECTION)
+    operator_environment: dict[str, str] = {}
+    api = run_job(
+        monkeypatch,
+        0,
+        base_dir="s3://lake/pipeline",
+        data_volume="lake-volume",
+        network_mode="none",
+        store_network_mode="store-net",
+        environment=operator_environment,
+    )
+    host = api.created["host_config"]
+    assert host["mounts"] == []
+    assert host["network_mode"] == "store-net"
+    assert api.created["environment"] == {
+        "BASE_DIR": "s3://lake/pipeline",
+        "AWS_ACCESS_KEY_ID": "pipeline-key",
+        "AWS_SECRET_ACCESS_KEY": STORE_SECRET,
+        "AWS_ENDPOINT_URL": "http://object-store:8333",
+        "AWS_REGION": "eu-west-1",
+    }
+
+
+def test_the_store_credentials_stay_out_of_the_rendered_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_SALES_STORE", STORE_CONNECTION)
+    api = FakeDockerApi(0)
+    monkeypatch.setattr(SalesJobOperator, "cli", property(lambda self: api))
+    operator = SalesJobOperator(task_id="convert", image="sales-pipeline/convert:dev", base_dir="s3://lake/p")
+    operator.execute(context={})
+    assert STORE_SECRET in api.created["environment"].values()
+    # ``environment`` is a template field (rendered into the UI and the database); the secret is not in it.
+    assert STORE_SECRET not in json.dumps(operator.environment)
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [None, json.dumps({"conn_type": "aws", "login": "key-without-secret"})],
+    ids=["no-connection", "no-secret"],
+)
+def test_an_object_store_without_usable_credentials_fails_before_any_container_starts(
+    monkeypatch: pytest.MonkeyPatch, connection: str | None
+) -> None:
+    if connection is not None:
+        monkeypatch.setenv("AIRFLOW_CONN_SALES_STORE", connection)
+    api = FakeDockerApi(0)
+    monkeypatch.setattr(SalesJobOperator, "cli", property(lambda self: api))
+    operator = SalesJobOperator(task_id="extract", image="sales-pipeline/extract:dev", base_dir="s3://lake/p")
+    with pytest.raises(AirflowFailException, match="sales_store"):
+        operator.execute(context={})
+    assert api.created == {}
+
+
+def test_a_local_data_root_outside_the_volume_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(AirflowFailException, match="sales_base_dir"):
+        run_job(monkeypatch, 0, base_dir="/srv/lake", data_volume="lake-volume")
+
+
+# --- job settings from Airflow ----------------------------------------------
+
+
+def test_each_job_gets_the_settings_it_declares_from_the_json_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = json.dumps(
+        {"EXTRACT_CONCURRENCY": 8, "CONVERT_WORKERS": 2, "LOG_LEVEL": "DEBUG", "EXTRACT_ALLOW_EMPTY": True}
+    )
+    extract = run_job(monkeypatch, 0, job_settings=settings)
+    assert extract.created["environment"] == {
+        "EXTRACT_CONCURRENCY": "8",
+        "EXTRACT_ALLOW_EMPTY": "true",
+        "LOG_LEVEL": "DEBUG",
+        "BASE_DIR": "/data",
+    }
+    api = FakeDockerApi(0)
+    monkeypatch.setattr(SalesJobOperator, "cli", property(lambda self: api))
+    SalesJobOperator(
+        task_id="convert", image="sales-pipeline/convert:dev", mount_tmp_dir=False, job_settings=settings
+    ).execute(context={})
+    assert api.created["environment"] == {"CONVERT_WORKERS": "2", "LOG_LEVEL": "DEBUG", "BASE_DIR": "/data"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ('{"EXTRACT_CONCURENCY": 8}', "EXTRACT_CONCURENCY not settable here"),
+        ('{"BASE_DIR": "/elsewhere"}', "BASE_DIR not settable here"),
+        ('{"AUTH_TOKEN": "x"}', "AUTH_TOKEN not settable here"),
+        ("EXTRACT_CONCURRENCY=8", "not JSON"),
+        ('["EXTRACT_CONCURRENCY"]', "must be a JSON object"),
+        ('{"EXTRACT_CONCURRENCY": [8]}', "EXTRACT_CONCURRENCY must be a string or a number"),
+    ],
+    ids=["misspelt", "owned-by-the-dag", "token", "not-json", "not-an-object", "not-a-scalar"],
+)
+def test_a_bad_job_setting_fails_the_task_before_any_container_starts(
+    monkeypatch: pytest.MonkeyPatch, settings: str, message: str
+) -> None:
+    with pytest.raises(AirflowFailException, match=message):
+        run_job(monkeypatch, 0, job_settings=settings)
+
+
+def test_the_settings_list_names_only_each_jobs_own_settings() -> None:
+    assert "EXTRACT_CONCURRENCY" in support.JOB_SETTINGS["extract"]
+    assert "EXTRACT_CONCURRENCY" not in support.JOB_SETTINGS["convert"]
+    assert "CONVERT_WORKERS" in support.JOB_SETTINGS["convert"]
+    assert "CONVERT_WORKERS" not in support.JOB_SETTINGS["extract"]

@@ -1,9 +1,9 @@
 """sales_pipeline: one run per day: the extract job, then the convert job, each in its own image.
 
-Both containers mount the same named Docker volume at /data (BASE_DIR) and process
-the run's logical date (``--date {{ ds }}``). Settings, the token connection and
-the pool are described in sales_pipeline_support.py and in the README section
-"Running on Airflow".
+Both containers process the run's logical date (``--date {{ ds }}``) under one data
+root: the named Docker volume at /data, or an object store (Variable sales_base_dir =
+s3://bucket/prefix) with no volume at all. Settings, the connections and the pool are
+described in sales_pipeline_support.py and in docs/airflow.md.
 """
 
 from __future__ import annotations
@@ -11,19 +11,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
-from docker.types import Mount
 from sales_pipeline_support import API_POOL, TOKEN_CONNECTION, SalesJobOperator, parse_time_settings, runtime_setting
 
 settings = parse_time_settings()
 
-# Both jobs read their data root from BASE_DIR.
-JOB_ENVIRONMENT = {"BASE_DIR": "/data"}
-
-# Shared by both tasks: the data volume at /data, the day of the run, retries with backoff.
+# Shared by both tasks: the data root, the job settings, the day of the run, retries with backoff.
 job_defaults = {
     "command": ["--date", "{{ ds }}"],
-    "mounts": [Mount(target="/data", source=runtime_setting("sales_data_volume"), type="volume")],
-    "mount_tmp_dir": False,  # the jobs write only under /data; no host directory is needed
+    "base_dir": runtime_setting("sales_base_dir"),
+    "data_volume": runtime_setting("sales_data_volume"),
+    "job_settings": runtime_setting("sales_job_settings"),
+    "mount_tmp_dir": False,  # the jobs write only to their data root; no host directory is needed
     "auto_remove": "force",  # the container's output is already in the task log
     "do_xcom_push": False,
     "retries": settings["retries"],
@@ -51,14 +49,14 @@ with DAG(
         network_mode=runtime_setting("sales_docker_network"),
         token_connection=TOKEN_CONNECTION,
         pool=API_POOL,
-        environment={**JOB_ENVIRONMENT, "SALES_API_URL": runtime_setting("sales_api_url")},
+        environment={"SALES_API_URL": runtime_setting("sales_api_url")},
         **job_defaults,
     )
     convert = SalesJobOperator(
         task_id="convert",
         image=runtime_setting("sales_convert_image"),
-        network_mode="none",  # convert reads and writes /data only
-        environment=dict(JOB_ENVIRONMENT),
+        network_mode="none",  # on the data volume, convert needs no network
+        store_network_mode=runtime_setting("sales_docker_network"),  # on an object store, the store's network
         **job_defaults,
     )
     extract >> convert
