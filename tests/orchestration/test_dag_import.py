@@ -450,11 +450,12 @@ def test_each_job_gets_the_settings_it_declares_from_the_json_variable(monkeypat
         ('{"EXTRACT_CONCURENCY": 8}', "EXTRACT_CONCURENCY not settable here"),
         ('{"BASE_DIR": "/elsewhere"}', "BASE_DIR not settable here"),
         ('{"AUTH_TOKEN": "x"}', "AUTH_TOKEN not settable here"),
+        ('{"OPENLINEAGE_API_KEY": "x"}', "OPENLINEAGE_API_KEY not settable here"),
         ("EXTRACT_CONCURRENCY=8", "not JSON"),
         ('["EXTRACT_CONCURRENCY"]', "must be a JSON object"),
         ('{"EXTRACT_CONCURRENCY": [8]}', "EXTRACT_CONCURRENCY must be a string or a number"),
     ],
-    ids=["misspelt", "owned-by-the-dag", "token", "not-json", "not-an-object", "not-a-scalar"],
+    ids=["misspelt", "owned-by-the-dag", "token", "a-secret", "not-json", "not-an-object", "not-a-scalar"],
 )
 def test_a_bad_job_setting_fails_the_task_before_any_container_starts(
     monkeypatch: pytest.MonkeyPatch, settings: str, message: str

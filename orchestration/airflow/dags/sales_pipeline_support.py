@@ -21,8 +21,9 @@ as the standard ``AWS_*`` variables.
 
 ``sales_job_settings`` is a JSON object of job settings (``{"EXTRACT_CONCURRENCY": 8,
 "LOG_LEVEL": "DEBUG"}``); each task passes on the names its job declares
-(``sales_job_settings.json``, generated from the jobs' declarations) and an unknown name
-fails the task at once. Names the DAG sets itself (``DAG_OWNED``) are refused.
+(``sales_job_settings.json``, generated from the jobs' declarations, secrets left out)
+and an unknown name fails the task at once. Names the DAG sets itself (``DAG_OWNED``)
+are refused too.
 
 The API token is the password of the Airflow connection ``sales_api`` (so any
 secrets backend can hold it); it is read when the extract task runs and reaches
@@ -232,8 +233,8 @@ def job_settings(task_id: str, text: str) -> dict[str, str]:
     unknown = sorted(name for name in values if name not in declared)
     if unknown:
         raise AirflowFailException(
-            f"Variable sales_job_settings: {', '.join(unknown)} not settable here; "
-            f"the jobs' settings are {', '.join(sorted(declared))}"
+            f"Variable sales_job_settings: {', '.join(unknown)} not settable here (not a job setting, a secret, "
+            f"or set by the DAG itself); the settable names are {', '.join(sorted(declared))}"
         )
     wrong = sorted(name for name, value in values.items() if not isinstance(value, (str, int, float, bool)))
     if wrong:
