@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -46,7 +47,7 @@ pytest.importorskip("airflow.providers.docker", reason="apache-airflow-providers
 from airflow.dag_processing.dagbag import BundleDagBag  # noqa: E402
 from airflow.providers.docker.exceptions import DockerContainerFailedException  # noqa: E402
 from airflow.sdk.exceptions import AirflowFailException  # noqa: E402
-from jinja2 import Template  # noqa: E402
+from jinja2 import Environment, StrictUndefined, Template  # noqa: E402
 
 if str(DAGS) not in sys.path:
     sys.path.append(str(DAGS))  # as Airflow does for a DAG bundle; BundleDagBag does it too
@@ -215,6 +216,31 @@ def test_a_runtime_setting_renders_its_variable_else_the_default(name: str) -> N
     template = Template(support.runtime_setting(name))
     assert template.render(var={"value": FakeVariables({})}) == support.RUNTIME_DEFAULTS[name]
     assert template.render(var={"value": FakeVariables({name: "from-variable"})}) == "from-variable"
+
+
+@pytest.mark.parametrize("task_id", ["extract", "convert"])
+def test_each_job_gets_the_lineage_parent_of_its_task_run_when_the_provider_is_enabled(dag: Any, task_id: str) -> None:
+    """The OpenLineage provider's macros, rendered as Airflow does (StrictUndefined); blank without them."""
+    task = dag.get_task(task_id)
+    ti = SimpleNamespace(dag_id="sales_pipeline", task_id=task_id)
+    plugin = SimpleNamespace(
+        lineage_parent_id=lambda ti: f"default/{ti.dag_id}.{ti.task_id}/01932c5e-7b1e-7a4e-9a55-5b3f0c8f2d10",
+        lineage_root_parent_id=lambda ti: f"default/{ti.dag_id}/01932c5e-6f00-7c2a-8d1e-3a9b1f4c6e21",
+    )
+    enabled = SimpleNamespace(OpenLineageProviderPlugin=plugin)
+    disabled = SimpleNamespace()  # the provider registers no macros while OpenLineage is not configured
+    environment = Environment(undefined=StrictUndefined)
+
+    def render(name: str, macros: Any) -> str:
+        return environment.from_string(task.environment[name]).render(macros=macros, task_instance=ti)
+
+    assert render("OPENLINEAGE_PARENT_ID", enabled) == (
+        f"default/sales_pipeline.{task_id}/01932c5e-7b1e-7a4e-9a55-5b3f0c8f2d10"
+    )
+    assert (
+        render("OPENLINEAGE_ROOT_PARENT_ID", enabled) == "default/sales_pipeline/01932c5e-6f00-7c2a-8d1e-3a9b1f4c6e21"
+    )
+    assert render("OPENLINEAGE_PARENT_ID", disabled) == render("OPENLINEAGE_ROOT_PARENT_ID", disabled) == ""
 
 
 # --- exit codes -----------------------------------------------------------

@@ -11,7 +11,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import DAG, CronDataIntervalTimetable
-from sales_pipeline_support import API_POOL, TOKEN_CONNECTION, SalesJobOperator, parse_time_settings, runtime_setting
+from sales_pipeline_support import (
+    API_POOL,
+    LINEAGE_PARENT,
+    TOKEN_CONNECTION,
+    SalesJobOperator,
+    parse_time_settings,
+    runtime_setting,
+)
 
 settings = parse_time_settings()
 
@@ -49,7 +56,7 @@ with DAG(
         network_mode=runtime_setting("sales_docker_network"),
         token_connection=TOKEN_CONNECTION,
         pool=API_POOL,
-        environment={"SALES_API_URL": runtime_setting("sales_api_url")},
+        environment={"SALES_API_URL": runtime_setting("sales_api_url"), **LINEAGE_PARENT},
         **job_defaults,
     )
     convert = SalesJobOperator(
@@ -57,6 +64,7 @@ with DAG(
         image=runtime_setting("sales_convert_image"),
         network_mode="none",  # on the data volume, convert needs no network
         store_network_mode=runtime_setting("sales_docker_network"),  # on an object store, the store's network
+        environment=dict(LINEAGE_PARENT),
         **job_defaults,
     )
     extract >> convert

@@ -73,7 +73,17 @@ STORE_CONNECTION = "sales_store"
 DATA_MOUNT = "/data"
 """Where the data volume is mounted when the data root is a local path."""
 
-DAG_OWNED = frozenset({"BASE_DIR", "DATE", "SALES_API_URL", "AUTH_TOKEN", "AUTH_TOKEN_FILE"})
+DAG_OWNED = frozenset(
+    {
+        "BASE_DIR",
+        "DATE",
+        "SALES_API_URL",
+        "AUTH_TOKEN",
+        "AUTH_TOKEN_FILE",
+        "OPENLINEAGE_PARENT_ID",
+        "OPENLINEAGE_ROOT_PARENT_ID",
+    }
+)
 """Settings the DAG sets itself (Variables, ``--date``, connections): ``sales_job_settings`` may not."""
 
 JOB_SETTINGS: dict[str, frozenset[str]] = {
@@ -126,6 +136,26 @@ def on_exit(code: int) -> OnExit:
 
 FAIL_AT_ONCE_CODES: tuple[int, ...] = tuple(code for code in range(1, 256) if on_exit(code) is OnExit.FAIL)
 """The exit statuses ``on_exit`` maps to FAIL, handed to the provider as ``skip_on_exit_code``."""
+
+
+def lineage_macro(name: str) -> str:
+    """Jinja calling the OpenLineage provider's macro ``name`` when the provider is enabled, else ``""``.
+
+    The provider registers its macros only while OpenLineage is configured in Airflow; a DAG that
+    called them unguarded would fail every task of a deployment without it.
+    """
+    plugin = "macros.OpenLineageProviderPlugin"
+    return (
+        f"{{% if {plugin} is defined and {plugin}.{name} is defined %}}"
+        f"{{{{ {plugin}.{name}(task_instance) }}}}{{% endif %}}"
+    )
+
+
+LINEAGE_PARENT = {
+    "OPENLINEAGE_PARENT_ID": lineage_macro("lineage_parent_id"),
+    "OPENLINEAGE_ROOT_PARENT_ID": lineage_macro("lineage_root_parent_id"),
+}
+"""What links the jobs' lineage events to the Airflow task run (``<namespace>/<job>/<run id>``)."""
 
 
 def runtime_setting(name: str) -> str:
