@@ -7,6 +7,10 @@ checked field by field against the spec and against the manifests the runs wrote
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from collections import defaultdict
 from datetime import datetime
@@ -16,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .receivers import DATES, LineageReceiver, free_port, job_env, run_job, sim_settings
+from .receivers import DATES, LineageReceiver, Pushgateway, free_port, job_env, run_job, sim_settings
 
 DATA_NAMESPACE = "file://sales-pipeline"
 SPEC = "https://openlineage.io/spec/"
@@ -247,3 +251,68 @@ def test_with_nothing_configured_nothing_is_sent_and_no_connection_made(tmp_path
         assert audit["loaded"] == []
         assert "OpenLineage" not in result.stderr and "Pushgateway" not in result.stderr
         assert result.stdout == "", "the client's fallback would print the events here"
+
+
+def wait_for_pause(folder: Path, process: subprocess.Popen[str], timeout: float = 120) -> None:
+    """Until the job (or one of its workers) has reached its test pause (``shared.testhook``)."""
+    deadline = time.monotonic() + timeout  # a safety net only: the pause comes within seconds
+    while not any(folder.iterdir()):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "the job never reached its pause"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    ("tool", "pause", "args"),
+    [
+        pytest.param("extract_job", "extract.before-commit#2", [], id="extract-between-dates"),
+        pytest.param("convert_job", "convert.page", ["--workers", "2"], id="convert-in-workers"),
+    ],
+)
+def test_an_interrupted_run_aborts_the_dates_under_way(
+    tmp_path: Path,
+    simulated: Any,
+    lineage_receiver: LineageReceiver,
+    pushgateway: Pushgateway,
+    tool: str,
+    pause: str,
+    args: list[str],
+) -> None:
+    base = tmp_path / "data"
+    env = job_env(**sim_settings(simulated, base), CONVERT_MAX_INVALID_RATIO="0.5")
+    if tool == "convert_job":
+        assert run_job("extract_job", tmp_path, env, "--start", DATES[0], "--end", DATES[-1]).code == 0
+    paused = tmp_path / "paused"
+    paused.mkdir()
+    observed = {
+        **env,
+        "OPENLINEAGE_URL": lineage_receiver.url,
+        "PUSHGATEWAY_URL": pushgateway.url,
+        "PIPELINE_TEST_PAUSE": pause,
+        "PIPELINE_TEST_PAUSE_DIR": str(paused),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", tool, "--start", DATES[0], "--end", DATES[-1], *args],
+        cwd=tmp_path,
+        env=observed,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_pause(paused, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+
+    job = tool.removesuffix("_job")
+    sequences = sorted(tuple(e["eventType"] for e in events) for events in runs(lineage_receiver.events, job).values())
+    aborted = [events for events in runs(lineage_receiver.events, job).values() if events[-1]["eventType"] == "ABORT"]
+    assert aborted, sequences
+    for events in aborted:
+        assert [e["eventType"] for e in events] == ["START", "ABORT"]
+        assert_spec_fields(events[-1])
+    assert set(sequences) <= {("START", "COMPLETE"), ("START", "ABORT")}
+    assert len(sequences) == len(DATES)
+    assert pushgateway.value("sales_pipeline_dates", job, status="aborted") == len(aborted)
+    assert pushgateway.value("sales_pipeline_exit_code", job) == 143
+    assert pushgateway.value("sales_pipeline_last_success_timestamp_seconds", job) is None
