@@ -20,6 +20,7 @@ from convert_job.decoding import decode_valid_page
 from convert_job.raw_reader import RawPage, iter_pages, parse_page
 from convert_job.schema import FIELDS, schema_fingerprint
 from convert_job.validation import Rejection, unknown_fields, validate
+from shared import observe
 from shared.errors import DataError, PartitionError
 from shared.filenames import avro_file_name
 from shared.manifest import (
@@ -225,23 +226,23 @@ def convert_date(
         rejects = quarantine.entry(REJECTED_FILE, tally.rejected)
         reached("convert.rejects-written")
         problem = _ratio_problem(tally, max_invalid_ratio)
-        quarantine.commit(
-            new_manifest(
-                zone=QUARANTINE,
-                day=day,
-                tool=TOOL,
-                run_id=run_id,
-                started_at=started,
-                files=[rejects],
-                status=FAILED if problem else PENDING,
-                raw_run_id=raw_run_id,
-                staging_run_id=None if problem else run_id,
-                records_read=tally.read,
-                records_rejected=tally.rejected,
-                reasons=dict(tally.reasons.most_common()),
-                **({"error": problem} if problem else {}),
-            )
+        rejected_manifest = new_manifest(
+            zone=QUARANTINE,
+            day=day,
+            tool=TOOL,
+            run_id=run_id,
+            started_at=started,
+            files=[rejects],
+            status=FAILED if problem else PENDING,
+            raw_run_id=raw_run_id,
+            staging_run_id=None if problem else run_id,
+            records_read=tally.read,
+            records_rejected=tally.rejected,
+            reasons=dict(tally.reasons.most_common()),
+            **({"error": problem} if problem else {}),
         )
+        quarantine.commit(rejected_manifest)
+        observe.committed(rejected_manifest)
         if problem:
             prune_failed(quarantine_zone, keep_failed_runs)
             raise DataError(f"{problem}; staging left as it was, rejects in {rejects_folder}/{rejects.name}")
@@ -265,6 +266,7 @@ def convert_date(
             quarantine=pairing(run_id, tally.rejected, rejects.sha256),
         )
         staging.commit(manifest)
+        observe.committed(manifest)
     reached("convert.staging-committed")
     settle(quarantine_zone, run_id, keep_failed_runs)
     seconds = round(time.monotonic() - clock, 3)

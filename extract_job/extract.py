@@ -12,6 +12,7 @@ from extract_job import TOOL
 from extract_job.classify import Page
 from extract_job.client import SalesApiClient
 from extract_job.pagination import fetch_all
+from shared import observe
 from shared.errors import DataError, PartitionError
 from shared.filenames import page_file_name
 from shared.manifest import (
@@ -103,6 +104,7 @@ def extract_date(
         )
         reached("extract.before-commit")
         writer.commit(manifest)
+        observe.committed(manifest)
     seconds = round(time.monotonic() - clock, 3)
     log.info(
         "%s: %d pages, %d records, %d bytes in %.2fs -> %s",

@@ -9,7 +9,7 @@ A job's CLI wraps its loop over dates in ``watching(observer, describe)``; the
 
 ``describe`` is the job's own knowledge (which datasets a date reads and writes);
 it builds a ``DateReport`` from the manifests the date committed, which
-``attempt`` collects (``collecting``) as ``PartitionWriter.commit`` writes them.
+``attempt`` collects (``collecting``) as the jobs commit them (``committed``).
 So every fact sent out is one a manifest holds: the run id, records, bytes,
 files, rejects.
 
@@ -337,7 +337,10 @@ _committed: ContextVar[list[dict[str, Any]] | None] = ContextVar("committed_mani
 
 
 def committed(manifest: Mapping[str, Any] | None) -> None:
-    """Note a manifest a partition was just committed with (``PartitionWriter.commit`` calls this)."""
+    """Note a manifest a partition was just committed with: the jobs call this after each ``commit``.
+
+    At the jobs' call sites rather than in a storage backend, so that every backend reports alike.
+    """
     notes = _committed.get()
     if notes is not None and manifest is not None:
         notes.append(dict(manifest))

@@ -31,7 +31,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from shared import observe
 from shared.errors import PartitionError
 from shared.filenames import SUCCESS_FILE, is_project_file, old_prefix, tmp_prefix
 from shared.manifest import manifest_bytes, new_run_id
@@ -232,4 +231,3 @@ class PartitionWriter:
             remove_own(aside)
         fsync_dir(self.target.parent)
         self._committed = True
-        observe.committed(manifest)
