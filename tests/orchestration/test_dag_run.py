@@ -26,7 +26,18 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DAGS, PAGES, ROOT, Stack, describe, partitions, run, without_airflow_settings
+from .conftest import (
+    DAGS,
+    PAGES,
+    ROOT,
+    Stack,
+    describe,
+    docker,
+    partitions,
+    run,
+    wait_for_health,
+    without_airflow_settings,
+)
 
 pytestmark = [pytest.mark.airflow, pytest.mark.container]
 
@@ -76,11 +87,17 @@ def airflow(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> A
 
 
 def dag_test(
-    airflow: Airflow, stack: Stack, logical_date: str, token: str | None = None, **variables: str
+    airflow: Airflow,
+    stack: Stack,
+    logical_date: str,
+    token: str | None = None,
+    airflow_env: Mapping[str, str] = {},
+    **variables: str,
 ) -> subprocess.CompletedProcess:
     """``airflow dags test sales_pipeline <date>`` pointed at ``stack``.
 
-    ``token`` replaces the simulator's token in the connection; ``variables`` override Variables.
+    ``token`` replaces the simulator's token in the connection; ``variables`` override Variables;
+    ``airflow_env`` is more of Airflow's own configuration.
     """
     settings = {
         "sales_extract_image": stack.images["extract"],
@@ -94,6 +111,7 @@ def dag_test(
     }
     env = {f"AIRFLOW_VAR_{name.upper()}": value for name, value in settings.items()}
     env["AIRFLOW_CONN_SALES_API"] = json.dumps({"conn_type": "http", "password": token or stack.token})
+    env.update(airflow_env)
     started = time.monotonic()
     result = airflow("dags", "test", "sales_pipeline", logical_date, env=env)
     print(
@@ -135,6 +153,57 @@ def test_a_dag_run_extracts_then_converts_its_logical_date(airflow: Airflow, sta
         "stg": ["_SUCCESS", "sales_2022-08-09.avro"],
     }
     assert stack.token not in result.stdout + result.stderr
+
+
+# An OpenLineage endpoint for the job containers, on the stack's network: it prints each event as one line.
+LINEAGE_RECEIVER = """
+import http.server, sys
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        sys.stdout.write(body.decode("utf-8") + "\\n"); sys.stdout.flush()
+        self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("0.0.0.0", 8081), Handler).serve_forever()
+"""
+
+
+def test_the_jobs_lineage_events_name_the_airflow_task_run_as_parent(airflow: Airflow, stack: Stack) -> None:
+    """With OpenLineage on in Airflow, the provider's macros reach the job, and the job's events carry them."""
+    receiver = f"{stack.network.removesuffix('-net')}-lineage"
+    started = docker(
+        "run", "--detach", "--network", stack.network, "--name", receiver, "--entrypoint", "python",
+        stack.images["extract"], "-c", LINEAGE_RECEIVER,
+    )  # fmt: skip
+    assert started.returncode == 0, describe(started)
+    try:
+        wait_for_health(receiver)
+        result = dag_test(
+            airflow,
+            stack,
+            "2022-08-12",
+            # Airflow's own OpenLineage events go to its task log; enabled, the provider registers its macros.
+            airflow_env={"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "console"})},
+            sales_job_settings=json.dumps({"OPENLINEAGE_URL": f"http://{receiver}:8081"}),
+        )
+        assert result.returncode == 0, describe(result)
+        logs = docker("logs", receiver).stdout
+    finally:
+        docker("rm", "--force", receiver)
+    events = [json.loads(line) for line in logs.splitlines() if line.strip()]
+    # Convert runs with no network on the data volume: only extract's events can reach the receiver.
+    assert [(e["job"]["name"], e["eventType"]) for e in events] == [("extract", "START"), ("extract", "COMPLETE")]
+    parents = {json.dumps(e["run"]["facets"]["parent"], sort_keys=True) for e in events}
+    assert len(parents) == 1, "START and COMPLETE name the same parent"
+    parent = events[0]["run"]["facets"]["parent"]
+    assert (parent["job"]["namespace"], parent["job"]["name"]) == ("default", "sales_pipeline.extract")
+    assert (parent["root"]["job"]["namespace"], parent["root"]["job"]["name"]) == ("default", "sales_pipeline")
+    task_runs = set(re.findall(r'"runId": "([0-9a-f-]{36})"', result.stdout + result.stderr))
+    assert parent["run"]["runId"] in task_runs, "the run id of Airflow's own event for the extract task"
+    assert parent["root"]["run"]["runId"] in task_runs
 
 
 def test_a_wrong_token_fails_extract_at_once_and_convert_never_runs(airflow: Airflow, stack: Stack) -> None:
