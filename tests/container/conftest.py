@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+from ..support.env import PIPELINE_VARIABLES
+
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("extract", "convert", "sales-api")
 
@@ -36,22 +38,10 @@ UP_TIMEOUT = 240
 RUN_TIMEOUT = 120
 QUICK_TIMEOUT = 60
 
-# Variables that steer compose or the services; removed from the inherited environment.
-_STEERING_PREFIXES = ("COMPOSE_", "SIM_", "EXTRACT_", "CONVERT_")
-_STEERING_NAMES = frozenset(
-    {
-        "AUTH_TOKEN",
-        "AUTH_TOKEN_FILE",
-        "AUTH_TOKEN_SECRET_FILE",
-        "SALES_API_URL",
-        "DATE",
-        "BASE_DIR",
-        "LOG_LEVEL",
-        "LOG_FORMAT",
-        "TAG",
-        "ENV_FILE",
-    }
-)
+# Variables that steer compose or the services; removed from the inherited environment: every setting the
+# programs declare, and compose's own (its COMPOSE_* variables, the image TAG, where the token secret lives).
+_STEERING_PREFIXES = ("COMPOSE_",)
+_STEERING_NAMES = PIPELINE_VARIABLES | {"TAG", "AUTH_TOKEN_SECRET_FILE"}
 
 
 def _docker_problem() -> str | None:

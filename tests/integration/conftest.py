@@ -7,20 +7,21 @@ Every run gets a scrubbed environment (no ambient tokens, dates, proxies or
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from .extract_support import SCRUBBED, Result, Workspace, subprocess_env
+from ..support import jobs
+from ..support.env import job_env
+from ..support.jobs import Result
+from .extract_support import Workspace
 
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     """A clean environment for in-process runs (applied to ``os.environ``) and subprocess runs."""
-    for name in SCRUBBED:
-        monkeypatch.delenv(name, raising=False)
+    jobs.scrub_environ(monkeypatch)
     monkeypatch.chdir(tmp_path)
     env = {"BASE_DIR": str(tmp_path / "data"), "ENV_FILE": str(tmp_path / "no-such.env")}
     return Workspace(tmp_path, tmp_path / "data", env)
@@ -34,13 +35,7 @@ def run_in_process(
     from extract_job.cli import main
 
     def run(env: dict[str, str], *argv: str) -> Result:
-        with monkeypatch.context() as patch:
-            for name, value in env.items():
-                patch.setenv(name, value)
-            capsys.readouterr()
-            code = main(list(argv))
-            captured = capsys.readouterr()
-        return Result(code, captured.out, captured.err)
+        return jobs.run_in_process(main, argv, env, monkeypatch, capsys)
 
     return run
 
@@ -50,15 +45,7 @@ def run_subprocess(workspace: Workspace) -> Callable[..., Result]:
     """``run_subprocess(env, *argv)``: ``python -m extract_job`` with exactly ``env`` on top of a scrubbed one."""
 
     def run(env: dict[str, str], *argv: str, timeout: float = 60) -> Result:
-        done = subprocess.run(
-            [sys.executable, "-m", "extract_job", *argv],
-            cwd=workspace.root,
-            env=subprocess_env(env),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        return Result(done.returncode, done.stdout, done.stderr)
+        return jobs.run_job("extract_job", argv, env, workspace.root, timeout)
 
     return run
 
@@ -70,9 +57,9 @@ def start_subprocess(workspace: Workspace) -> Iterator[Callable[..., subprocess.
 
     def start(env: dict[str, str], *argv: str) -> subprocess.Popen[str]:
         process = subprocess.Popen(
-            [sys.executable, "-m", "extract_job", *argv],
+            jobs.job_command("extract_job", argv),
             cwd=workspace.root,
-            env=subprocess_env(env),
+            env=job_env(env),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -13,7 +13,8 @@ import pytest
 
 from shared.manifest import verify_partition
 
-from .extract_support import TOKEN, all_files
+from ..support.files import all_files
+from .extract_support import TOKEN
 
 DAY = "2022-08-09"
 PAGE = '[{"client": "Ann", "purchase_date": "2022-08-09", "product": "TV", "price": %d}]'
@@ -49,12 +50,12 @@ def test_end_of_pages(
     result = run_subprocess(env, "--date", DAY, "--concurrency", "2", *flags)
 
     if pages_kept:
-        assert (result.code, result.failure_lines()) == (0, []), result.err
+        assert (result.code, result.error_lines("extract_job")) == (0, []), result.stderr
         manifest = verify_partition(workspace.partition(DAY))
         assert (manifest["pages"], manifest["records"]) == (last_page, last_page)
     else:
-        assert result.code == 3, result.err
-        [line] = result.failure_lines()
+        assert result.code == 3, result.stderr
+        [line] = result.error_lines("extract_job")
         page = last_page + 1
         assert line.startswith(f"extract_job: {DAY}: page {page}: HTTP 404 that is not the API's end of pages")
         assert f"{url}?date={DAY}&page={page}" in line, "the URL that answered is named"
@@ -65,7 +66,7 @@ def test_end_of_pages(
 def test_a_404_body_is_quoted_to_200_characters_only(scripted_api: Callable[..., str], workspace, run_subprocess):
     url = scripted_api(lambda day, page: (404, b"x" * 199 + b"END-OF-SNIPPET" + b"y" * 5000))
     result = run_subprocess({**workspace.env, "SALES_API_URL": url, "AUTH_TOKEN": TOKEN}, "--date", DAY)
-    [line] = result.failure_lines()
+    [line] = result.error_lines("extract_job")
     assert result.code == 3
     assert "x" * 199 + "E'" in line and "END-OF-SNIPPET" not in line
 
@@ -75,6 +76,6 @@ def test_a_bad_end_of_pages_regex_is_a_usage_error(workspace, run_subprocess, va
     env = {**workspace.env, "SALES_API_URL": "http://127.0.0.1:9/sales", "AUTH_TOKEN": TOKEN}
     for source in (("--end-of-pages", value), ()):
         result = run_subprocess({**env, "EXTRACT_END_OF_PAGES": value} if not source else env, "--date", DAY, *source)
-        assert result.code == 2, result.err
-        assert "is not a valid regular expression" in result.err
+        assert result.code == 2, result.stderr
+        assert "is not a valid regular expression" in result.stderr
         assert all_files(workspace.base) == []

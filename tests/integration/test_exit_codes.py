@@ -12,14 +12,13 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from .extract_support import TOKEN, subprocess_env
+from ..support.jobs import run_job
+from .extract_support import TOKEN
 
 SALE = {"client": "Ann", "purchase_date": "2022-08-09", "product": "TV", "price": 10}
 PAGE = json.dumps([SALE, SALE]).encode()
@@ -51,30 +50,15 @@ EXTRACT_FAILURES = {
 EXTRACT_FLAGS = ("--max-attempts", "2", "--backoff", "0.01", "--max-pages", "3", "--concurrency", "1")
 
 
-def run(tool: str, env: dict[str, str], cwd: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", tool, *argv],
-        cwd=cwd,
-        env=subprocess_env(env),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def failure_lines(tool: str, stderr: str) -> list[str]:
-    return [line for line in stderr.splitlines() if line.startswith(f"{tool}: ")]
-
-
 @pytest.mark.parametrize("kind", EXTRACT_FAILURES)
 def test_extract_single_date(kind: str, scripted_api, workspace) -> None:
     answer, code = EXTRACT_FAILURES[kind]
     env = {**workspace.env, "SALES_API_URL": scripted_api(answer), "AUTH_TOKEN": TOKEN}
 
-    result = run("extract_job", env, workspace.root, "--date", DAYS[0], *EXTRACT_FLAGS)
+    result = run_job("extract_job", ["--date", DAYS[0], *EXTRACT_FLAGS], env, workspace.root)
 
-    assert result.returncode == code, result.stderr
-    assert len(failure_lines("extract_job", result.stderr)) == (0 if code == 0 else 1), result.stderr
+    assert result.code == code, result.stderr
+    assert len(result.error_lines("extract_job")) == (0 if code == 0 else 1), result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -92,11 +76,11 @@ def test_extract_range_exits_with_the_most_serious_code(first, second, code, scr
     by_day = {DAYS[0]: EXTRACT_FAILURES[first][0], DAYS[1]: EXTRACT_FAILURES[second][0]}
     env = {**workspace.env, "SALES_API_URL": scripted_api(lambda d, p: by_day[d](d, p)), "AUTH_TOKEN": TOKEN}
 
-    result = run("extract_job", env, workspace.root, "--start", DAYS[0], "--end", DAYS[1], *EXTRACT_FLAGS)
+    result = run_job("extract_job", ["--start", DAYS[0], "--end", DAYS[1], *EXTRACT_FLAGS], env, workspace.root)
 
-    assert result.returncode == code, result.stderr
+    assert result.code == code, result.stderr
     failed = [kind for kind in (first, second) if kind != "ok"]
-    assert len(failure_lines("extract_job", result.stderr)) == len(failed), "one line per failed date"
+    assert len(result.error_lines("extract_job")) == len(failed), "one line per failed date"
 
 
 def test_extract_unreachable_api_exits_1(workspace) -> None:
@@ -104,7 +88,7 @@ def test_extract_unreachable_api_exits_1(workspace) -> None:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
     env = {**workspace.env, "SALES_API_URL": f"http://127.0.0.1:{closed}/sales", "AUTH_TOKEN": TOKEN}
-    assert run("extract_job", env, workspace.root, "--date", DAYS[0], *EXTRACT_FLAGS).returncode == 1
+    assert run_job("extract_job", ["--date", DAYS[0], *EXTRACT_FLAGS], env, workspace.root).code == 1
 
 
 @pytest.mark.parametrize(
@@ -120,8 +104,8 @@ def test_extract_unreachable_api_exits_1(workspace) -> None:
 def test_extract_usage_errors_exit_2_and_write_nothing(argv, env_change, workspace) -> None:
     env = {**workspace.env, "SALES_API_URL": "http://127.0.0.1:9/sales", "AUTH_TOKEN": TOKEN, **env_change}
     dates = [] if "--date" in argv else ["--date", DAYS[0]]
-    result = run("extract_job", env, workspace.root, *dates, *argv)
-    assert result.returncode == 2, result.stderr
+    result = run_job("extract_job", [*dates, *argv], env, workspace.root)
+    assert result.code == 2, result.stderr
     assert not workspace.base.exists()
 
 
@@ -134,7 +118,7 @@ def extracted(scripted_api, workspace) -> Path:
     pages = {DAYS[0]: PAGE, DAYS[1]: BAD_PAGE}
     url = scripted_api(lambda day, page: (200, pages[day]) if page == 1 else END)
     env = {**workspace.env, "SALES_API_URL": url, "AUTH_TOKEN": TOKEN}
-    assert run("extract_job", env, workspace.root, "--start", DAYS[0], "--end", DAYS[1]).returncode == 0
+    assert run_job("extract_job", ["--start", DAYS[0], "--end", DAYS[1]], env, workspace.root).code == 0
     return workspace.base
 
 
@@ -159,18 +143,18 @@ CONVERT_FAILURES = ["raw-missing", "raw-partial", "raw-altered", "raw-extra-file
 @pytest.mark.parametrize("kind", ["ok", *CONVERT_FAILURES])
 def test_convert_single_date(kind: str, extracted: Path, workspace) -> None:
     flags = damage(extracted, kind, DAYS[1])
-    result = run("convert_job", workspace.env, workspace.root, "--date", DAYS[1], *flags)
-    assert result.returncode == (0 if kind == "ok" else 3), result.stderr
-    assert len(failure_lines("convert_job", result.stderr)) == (0 if kind == "ok" else 1)
+    result = run_job("convert_job", ["--date", DAYS[1], *flags], workspace.env, workspace.root)
+    assert result.code == (0 if kind == "ok" else 3), result.stderr
+    assert len(result.error_lines("convert_job")) == (0 if kind == "ok" else 1)
     assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("kind", CONVERT_FAILURES)
 def test_convert_range_exits_3_when_one_date_fails_permanently(kind: str, extracted: Path, workspace) -> None:
     flags = damage(extracted, kind, DAYS[1])
-    result = run("convert_job", workspace.env, workspace.root, "--start", DAYS[0], "--end", DAYS[1], *flags)
-    assert result.returncode == 3, result.stderr
-    [line] = failure_lines("convert_job", result.stderr)
+    result = run_job("convert_job", ["--start", DAYS[0], "--end", DAYS[1], *flags], workspace.env, workspace.root)
+    assert result.code == 3, result.stderr
+    [line] = result.error_lines("convert_job")
     assert line.startswith(f"convert_job: {DAYS[1]}: ")
     assert (extracted / "stg" / "sales" / DAYS[0] / "_SUCCESS").is_file(), "the other date still converted"
 
@@ -185,6 +169,6 @@ def test_convert_range_exits_3_when_one_date_fails_permanently(kind: str, extrac
     ],
 )
 def test_convert_usage_errors_exit_2_and_write_nothing(argv, extracted: Path, workspace) -> None:
-    result = run("convert_job", workspace.env, workspace.root, "--date", DAYS[0], *argv)
-    assert result.returncode == 2, result.stderr
+    result = run_job("convert_job", ["--date", DAYS[0], *argv], workspace.env, workspace.root)
+    assert result.code == 2, result.stderr
     assert not (extracted / "stg").exists() and not (extracted / "quarantine").exists()

@@ -10,15 +10,8 @@ import pytest
 
 from shared.manifest import SUCCESS_FILE, verify_partition
 
-from .extract_support import (
-    TOKEN,
-    all_file_bytes,
-    all_files,
-    assert_partition_matches,
-    expected_pages,
-    hidden_entries,
-    snapshot,
-)
+from ..support.files import all_file_bytes, all_files, hidden_entries, snapshot
+from .extract_support import TOKEN, assert_partition_matches, expected_pages
 
 DATES = ["2026-11-22", "2026-11-23", "2026-11-24"]
 RECORDS = 25
@@ -28,8 +21,8 @@ def test_three_date_backfill_in_process(simulator, workspace, run_in_process) ->
     sim = simulator(token=TOKEN, records_per_page=RECORDS)
     env = {**workspace.for_simulator(sim), "SALES_API_URL": f"{sim.url}/sales?client=ignored"}
     result = run_in_process(env, "--start", DATES[0], "--end", DATES[-1], "--concurrency", "3")
-    assert result.code == 0, result.err
-    assert result.failure_lines() == []
+    assert result.code == 0, result.stderr
+    assert result.error_lines("extract_job") == []
     run_ids = set()
     for day in DATES:
         manifest = assert_partition_matches(workspace.partition(day), sim.config, day, source=f"{sim.url}/sales")
@@ -37,18 +30,18 @@ def test_three_date_backfill_in_process(simulator, workspace, run_in_process) ->
     assert len(run_ids) == 3, "each date gets its own run"
     dataset = workspace.partition(DATES[0]).parent
     assert sorted(p.name for p in dataset.iterdir()) == [*DATES, "_LAST_RUN"], "no hidden temporaries"
-    assert "3 date(s): 3 done, 0 skipped, 0 failed" in result.err
-    assert result.out == ""
+    assert "3 date(s): 3 done, 0 skipped, 0 failed" in result.stderr
+    assert result.stdout == ""
 
 
 def test_three_date_backfill_subprocess_from_date_variable(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN, records_per_page=RECORDS)
     env = {**workspace.for_simulator(sim), "DATE": f"{DATES[0]}..{DATES[-1]}"}
     result = run_subprocess(env, "--log-format", "json")
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     for day in DATES:
         assert_partition_matches(workspace.partition(day), sim.config, day, source=f"{sim.url}/sales")
-    summaries = [json.loads(line) for line in result.err.splitlines()]
+    summaries = [json.loads(line) for line in result.stderr.splitlines()]
     per_date = {s["date"]: s for s in summaries if "run_id" in s}
     assert set(per_date) == set(DATES)
     for day in DATES:
@@ -62,17 +55,17 @@ def test_secrets_in_the_url_query_stay_out_of_the_manifest_and_logs(simulator, w
     result = run_subprocess(
         {**workspace.for_simulator(sim), "SALES_API_URL": url}, "--date", DATES[0], "--log-level", "DEBUG"
     )
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     manifest = verify_partition(workspace.partition(DATES[0]))
     assert manifest["source"] == f"{sim.url}/sales"
-    assert "url-secret-q1" not in result.err
+    assert "url-secret-q1" not in result.stderr
     assert b"url-secret-q1" not in all_file_bytes(workspace.base)
 
 
 def test_no_sales_date_gives_a_manifest_only_partition(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN, records_per_page=RECORDS, no_sales_dates={DATES[1]})
     result = run_subprocess(workspace.for_simulator(sim), "--start", DATES[0], "--end", DATES[1])
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     empty = workspace.partition(DATES[1])
     assert [p.name for p in empty.iterdir()] == [SUCCESS_FILE]
     manifest = verify_partition(empty)
@@ -93,13 +86,13 @@ def test_missing_only_skips_complete_dates_and_refetches_the_rest(simulator, wor
     sim.stats.reset()
 
     result = run_in_process(env, "--start", DATES[0], "--end", DATES[-1], "--missing-only")
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     assert snapshot(workspace.partition(DATES[0])) == complete, "the complete date is left alone"
     assert not any(day == DATES[0] for day, _ in sim.stats.requests_by_page), "and not fetched"
     for day in DATES[1:]:
         assert_partition_matches(workspace.partition(day), sim.config, day, f"{sim.url}/sales")
-    assert f"{DATES[0]}: already complete, skipped (--missing-only)" in result.err
-    assert "3 date(s): 2 done, 1 skipped, 0 failed" in result.err
+    assert f"{DATES[0]}: already complete, skipped (--missing-only)" in result.stderr
+    assert "3 date(s): 2 done, 1 skipped, 0 failed" in result.stderr
 
 
 def test_missing_only_refetches_an_altered_date(simulator, workspace, run_in_process) -> None:
@@ -125,7 +118,7 @@ def test_missing_only_removes_a_dead_runs_leftovers_beside_a_complete_date(
     leftover.mkdir()
     (leftover / f"sales_{DATES[0]}_1.json").write_bytes(b"[partial")
     result = run_in_process(env, "--date", DATES[0], "--missing-only")
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     assert snapshot(workspace.partition(DATES[0])) == complete
     assert hidden_entries(workspace.partition(DATES[0]).parent) == []
 
@@ -134,7 +127,7 @@ def test_raw_dir_writes_there(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN, records_per_page=RECORDS)
     raw_dir = workspace.root / "elsewhere" / "day"
     result = run_subprocess(workspace.for_simulator(sim), "--date", DATES[2], "--raw-dir", str(raw_dir))
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     assert_partition_matches(raw_dir, sim.config, DATES[2], f"{sim.url}/sales")
     assert not workspace.base.exists(), "BASE_DIR is not used"
     assert hidden_entries(raw_dir.parent) == []
@@ -164,7 +157,7 @@ def test_rerun_replaces_the_partition(simulator, workspace, run_in_process) -> N
 def test_success_exit_code_and_quiet_stdout(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN, records_per_page=RECORDS, pages=2)
     result = run_subprocess(workspace.for_simulator(sim), "--date", DATES[0])
-    assert (result.code, result.out, result.failure_lines()) == (0, "", [])
+    assert (result.code, result.stdout, result.error_lines("extract_job")) == (0, "", [])
 
 
 def test_bad_token_exits_3_with_one_line_per_date_and_writes_nothing(simulator, workspace, run_subprocess) -> None:
@@ -173,7 +166,7 @@ def test_bad_token_exits_3_with_one_line_per_date_and_writes_nothing(simulator, 
         workspace.for_simulator(sim, token="wrong-token"), "--start", DATES[0], "--end", DATES[1], "--concurrency", "1"
     )
     assert result.code == 3
-    assert result.failure_lines() == [
+    assert result.error_lines("extract_job") == [
         f"extract_job: {DATES[0]}: the API rejected the token (401)",
         f"extract_job: {DATES[1]}: the API rejected the token (401)",
     ]
@@ -187,7 +180,7 @@ def test_bad_token_single_date(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN)
     result = run_subprocess(workspace.for_simulator(sim, token="wrong-token"), "--date", DATES[0])
     assert result.code == 3
-    assert result.failure_lines() == [f"extract_job: {DATES[0]}: the API rejected the token (401)"]
+    assert result.error_lines("extract_job") == [f"extract_job: {DATES[0]}: the API rejected the token (401)"]
 
 
 def closed_port() -> int:
@@ -251,15 +244,15 @@ def test_usage_errors_exit_2_and_write_nothing(
         else:
             env[name] = value
     result = run_subprocess(env, *argv)
-    assert result.code == 2, result.err
-    assert result.err.startswith("extract_job: error: "), result.err
-    assert message in result.err
-    assert len(result.err.splitlines()) == 1
+    assert result.code == 2, result.stderr
+    assert result.stderr.startswith("extract_job: error: "), result.stderr
+    assert message in result.stderr
+    assert len(result.stderr.splitlines()) == 1
     assert not workspace.base.exists(), "nothing written"
     assert sim.stats.requests_total == 0, "no request made"
-    assert TOKEN not in result.err
+    assert TOKEN not in result.stderr
     if env.get("AUTH_TOKEN") == "two\nlines":
-        assert "two" not in result.err and "lines" not in result.err, "not even part of a bad token is shown"
+        assert "two" not in result.stderr and "lines" not in result.stderr, "not even part of a bad token is shown"
 
 
 @pytest.mark.parametrize(
@@ -274,15 +267,15 @@ def test_argument_errors_exit_2(simulator, workspace, run_subprocess, argv: list
     sim = simulator(token=TOKEN)
     result = run_subprocess(workspace.for_simulator(sim), *argv)
     assert result.code == 2
-    assert "usage: python -m extract_job" in result.err
+    assert "usage: python -m extract_job" in result.stderr
     assert not workspace.base.exists()
 
 
 def test_help_exits_0_and_documents_exit_codes(workspace, run_subprocess) -> None:
     result = run_subprocess(workspace.env, "--help")
     assert result.code == 0
-    assert "exit codes" in result.out and "SALES_API_URL" in result.out
-    assert "  3    a date failed in a way no retry fixes" in result.out and "143  stopped (SIGTERM" in result.out
+    assert "exit codes" in result.stdout and "SALES_API_URL" in result.stdout
+    assert "  3    a date failed in a way no retry fixes" in result.stdout and "143  stopped (SIGTERM" in result.stdout
 
 
 def test_wrong_url_path_is_a_clear_failure(simulator, workspace, run_subprocess) -> None:
@@ -290,7 +283,7 @@ def test_wrong_url_path_is_a_clear_failure(simulator, workspace, run_subprocess)
     env = {**workspace.for_simulator(sim), "SALES_API_URL": f"{sim.url}/not-sales"}
     result = run_subprocess(env, "--date", DATES[0])
     assert result.code == 3
-    [line] = result.failure_lines()
+    [line] = result.error_lines("extract_job")
     assert line.startswith(f"extract_job: {DATES[0]}: page 1: HTTP 404 that is not the API's end of pages")
     assert "check SALES_API_URL" in line
 
@@ -301,7 +294,7 @@ def test_unreachable_api_gives_up_with_a_clear_error(workspace, run_subprocess) 
         env, "--date", DATES[0], "--max-attempts", "2", "--backoff", "0.01", "--connect-timeout", "1"
     )
     assert result.code == 1
-    [line] = result.failure_lines()
+    [line] = result.error_lines("extract_job")
     assert f"extract_job: {DATES[0]}: page " in line and "gave up after 2 attempts" in line
     assert "connection failed" in line
 
@@ -344,11 +337,11 @@ def test_token_never_appears_anywhere(
         "--max-pages",
         "10",
     )
-    assert result.code == expected_code, result.err
-    assert TOKEN not in result.out and TOKEN not in result.err
+    assert result.code == expected_code, result.stderr
+    assert TOKEN not in result.stdout and TOKEN not in result.stderr
     assert TOKEN.encode() not in all_file_bytes(workspace.base)
     if log_format == "json":
-        for line in result.err.splitlines():
+        for line in result.stderr.splitlines():
             if not line.startswith("extract_job: "):
                 json.loads(line)
 
@@ -367,9 +360,9 @@ def test_token_with_json_special_characters_is_redacted(simulator, workspace, ru
         "--backoff",
         "0.01",
     )
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     for form in (token, json.dumps(token)[1:-1], repr(token)[1:-1]):
-        assert form not in result.err
+        assert form not in result.stderr
 
 
 def test_in_process_run_does_not_leak_the_token(simulator, workspace, run_in_process, tmp_path: Path) -> None:
@@ -378,5 +371,5 @@ def test_in_process_run_does_not_leak_the_token(simulator, workspace, run_in_pro
         workspace.for_simulator(sim), "--date", DATES[0], "--log-level", "DEBUG", "--backoff", "0.01"
     )
     assert result.code == 0
-    assert TOKEN not in result.err and TOKEN not in result.out
+    assert TOKEN not in result.stderr and TOKEN not in result.stdout
     assert TOKEN.encode() not in all_file_bytes(tmp_path)

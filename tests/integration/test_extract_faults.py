@@ -12,13 +12,8 @@ import pytest
 
 from shared.manifest import verify_partition
 
-from .extract_support import (
-    TOKEN,
-    assert_partition_matches,
-    expected_pages,
-    hidden_entries,
-    snapshot,
-)
+from ..support.files import hidden_entries, snapshot
+from .extract_support import TOKEN, assert_partition_matches, expected_pages
 
 DAY = "2026-11-24"
 RECORDS = 20
@@ -54,16 +49,16 @@ def previous(simulator, workspace, run_in_process) -> dict[str, bytes]:
 def test_transient_faults_heal(simulator, workspace, run_in_process, knobs, argv, concurrency: str) -> None:
     sim = simulator(token=TOKEN, records_per_page=RECORDS, pages=5, **knobs)
     result = run_in_process(workspace.for_simulator(sim), "--date", DAY, "--concurrency", concurrency, *FAST, *argv)
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     assert_partition_matches(workspace.partition(DAY), sim.config, DAY, f"{sim.url}/sales")
-    assert "retrying in" in result.err, "the fault really happened"
+    assert "retrying in" in result.stderr, "the fault really happened"
     assert hidden_entries(workspace.partition(DAY).parent) == []
 
 
 def test_fail_first_retries_each_page_exactly_twice(simulator, workspace, run_in_process) -> None:
     sim = simulator(token=TOKEN, records_per_page=RECORDS, pages=4, fail_first=2)
     result = run_in_process(workspace.for_simulator(sim), "--date", DAY, "--concurrency", "1", *FAST)
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     assert sim.stats.requests_by_page == {(DAY, n): 3 for n in range(1, 6)}, "pages 1..4 and the end, 3 tries each"
     assert sim.stats.responses_by_status == {503: 10, 200: 4, 404: 1}
 
@@ -82,7 +77,7 @@ def test_rate_limit_with_retry_after(simulator, workspace, run_in_process, retry
     started = time.monotonic()
     result = run_in_process(workspace.for_simulator(sim), "--date", DAY, "--concurrency", "2", *FAST)
     elapsed = time.monotonic() - started
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     assert_partition_matches(workspace.partition(DAY), sim.config, DAY, f"{sim.url}/sales")
     assert sim.stats.responses_by_status.get(429, 0) >= 1, "the rate limit was hit"
     assert elapsed >= 0.9, "Retry-After (1 s) was honoured, not the 0.01 s backoff"
@@ -95,7 +90,7 @@ def test_revoked_token_fails_and_keeps_the_previous_partition(
     sim = simulator(token=TOKEN, records_per_page=RECORDS, pages=6, revoke_after_page=2)
     result = run_subprocess(workspace.for_simulator(sim), "--date", DAY, "--concurrency", "2", *FAST)
     assert result.code == 3
-    assert result.failure_lines() == [f"extract_job: {DAY}: the API rejected the token (401)"]
+    assert result.error_lines("extract_job") == [f"extract_job: {DAY}: the API rejected the token (401)"]
     assert snapshot(workspace.partition(DAY)) == previous
     assert hidden_entries(workspace.partition(DAY).parent) == []
 
@@ -106,7 +101,7 @@ def test_lasting_5xx_gives_up_and_keeps_the_previous_partition(
     sim = simulator(token=TOKEN, records_per_page=RECORDS, pages=3, fail_first=100)
     result = run_subprocess(workspace.for_simulator(sim), "--date", DAY, "--max-attempts", "3", *FAST)
     assert result.code == 1
-    [line] = result.failure_lines()
+    [line] = result.error_lines("extract_job")
     assert line.startswith(f"extract_job: {DAY}: page ")
     assert "gave up after 3 attempts; last error: " in line and "HTTP 503" in line
     assert snapshot(workspace.partition(DAY)) == previous
@@ -116,7 +111,7 @@ def test_endless_api_stops_at_max_pages(simulator, workspace, run_subprocess, pr
     sim = simulator(token=TOKEN, records_per_page=5, endless=True)
     result = run_subprocess(workspace.for_simulator(sim), "--date", DAY, "--max-pages", "20")
     assert result.code == 3
-    assert result.failure_lines() == [
+    assert result.error_lines("extract_job") == [
         f"extract_job: {DAY}: the API still had pages after 20; stopping (raise --max-pages if that is real)"
     ]
     assert max(page for _, page in sim.stats.requests_by_page) == 21, "bounded: never past max_pages + 1"
@@ -127,7 +122,7 @@ def test_endless_api_stops_at_max_pages(simulator, workspace, run_subprocess, pr
 def test_exactly_max_pages_is_accepted(simulator, workspace, run_subprocess) -> None:
     sim = simulator(token=TOKEN, records_per_page=5, pages=20)
     result = run_subprocess(workspace.for_simulator(sim), "--date", DAY, "--max-pages", "20")
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     assert verify_partition(workspace.partition(DAY))["pages"] == 20
 
 
@@ -138,13 +133,13 @@ def test_failure_of_one_date_does_not_stop_the_others(simulator, workspace, run_
         workspace.for_simulator(sim), "--start", "2026-11-22", "--end", "2026-11-24", "--max-pages", "5"
     )
     assert result.code == 3
-    assert result.failure_lines() == [
+    assert result.error_lines("extract_job") == [
         "extract_job: 2026-11-24: the API still had pages after 5; stopping (raise --max-pages if that is real)"
     ]
     for day in ("2026-11-22", "2026-11-23"):
         assert_partition_matches(workspace.partition(day), sim.config, day, f"{sim.url}/sales")
     assert not workspace.partition("2026-11-24").exists()
-    assert "3 date(s): 2 done, 0 skipped, 1 failed" in result.err
+    assert "3 date(s): 2 done, 0 skipped, 1 failed" in result.stderr
 
 
 # --- kill -9 ----------------------------------------------------------------------------------------------------
@@ -196,7 +191,7 @@ def test_sigkill_mid_run_keeps_the_previous_partition(
 
     fast = simulator(token=TOKEN, records_per_page=RECORDS)
     result = run_subprocess(workspace.for_simulator(fast), "--date", DAY)
-    assert result.code == 0, result.err
+    assert result.code == 0, result.stderr
     manifest = assert_partition_matches(partition, fast.config, DAY, f"{fast.url}/sales")
     assert manifest["run_id"] != json.loads(previous["_SUCCESS"])["run_id"], "replaced by the new run"
     assert hidden_entries(partition.parent) == [], "no hidden temporaries left behind"

@@ -9,10 +9,7 @@ functions the server itself uses.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -30,55 +27,18 @@ from sales_api_sim.server import running
 from shared.manifest import file_entries, verify_partition
 from shared.quarantine import FAILED, rejected_records, run_ids, run_status
 
-REPO = Path(__file__).resolve().parents[2]
+from ..support.jobs import Result, run_job
+
 DATES = ["2022-08-09", "2022-08-10", "2022-08-11"]
 INVALID_RATE = 0.05
-PIPELINE_VARIABLES = (
-    "ENV_FILE",
-    "BASE_DIR",
-    "DATE",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-    "SALES_API_URL",
-    "AUTH_TOKEN",
-    "AUTH_TOKEN_FILE",
-)
 
 
-def job_env(base: Path, sim: Any = None) -> dict[str, str]:
-    """The environment of one job run: ours, minus proxies and any pipeline setting of the outer shell."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.lower().endswith("_proxy")
-        and name not in PIPELINE_VARIABLES
-        and not name.startswith(("CONVERT_", "EXTRACT_"))
-    }
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env["NO_PROXY"] = "127.0.0.1,localhost"
-    env["BASE_DIR"] = str(base)
+def run(tool: str, base: Path, *args: str, sim: Any = None) -> Result:
+    """A job as a subprocess; cwd is the data root, so no .env file of the repository or the shell leaks in."""
+    env = {"BASE_DIR": str(base)}
     if sim is not None:
-        env["SALES_API_URL"] = f"{sim.url}/sales"
-        env["AUTH_TOKEN"] = sim.config.token
-    return env
-
-
-def run_job(tool: str, base: Path, *args: str, sim: Any = None) -> subprocess.CompletedProcess[str]:
-    # cwd is the data root, so no .env file of the repository or the shell leaks in.
-    return subprocess.run(
-        [sys.executable, "-m", tool, *args],
-        env=job_env(base, sim),
-        cwd=base,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def failure_lines(stderr: str, tool: str = "convert_job") -> list[str]:
-    """The one-line-per-failed-date report (log lines start with a timestamp)."""
-    return [line for line in stderr.splitlines() if line.startswith(f"{tool}: ")]
+        env |= {"SALES_API_URL": f"{sim.url}/sales", "AUTH_TOKEN": sim.config.token}
+    return run_job(tool, args, env, cwd=base, timeout=120)
 
 
 def raw_pages(base: Path, day: str) -> list[tuple[str, list[Any]]]:
@@ -136,8 +96,8 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
     base = tmp_path_factory.mktemp("extracted")
     config = SimulatorConfig(invalid_rate=INVALID_RATE)
     with running(config, host="127.0.0.1", port=0) as sim:
-        result = run_job("extract_job", base, "--start", DATES[0], "--end", DATES[-1], sim=sim)
-    assert result.returncode == 0, result.stderr
+        result = run("extract_job", base, "--start", DATES[0], "--end", DATES[-1], sim=sim)
+    assert result.code == 0, result.stderr
     yield base, config
 
 
@@ -151,11 +111,11 @@ def base(tmp_path: Path, extracted: tuple[Path, SimulatorConfig]) -> Path:
 def test_extract_then_convert_gives_the_raw_records_in_avro(simulator: Any, tmp_path: Path) -> None:
     sim = simulator()
 
-    extract = run_job("extract_job", tmp_path, "--start", DATES[0], "--end", DATES[-1], sim=sim)
-    convert = run_job("convert_job", tmp_path, "--start", DATES[0], "--end", DATES[-1])
+    extract = run("extract_job", tmp_path, "--start", DATES[0], "--end", DATES[-1], sim=sim)
+    convert = run("convert_job", tmp_path, "--start", DATES[0], "--end", DATES[-1])
 
-    assert extract.returncode == 0, extract.stderr
-    assert convert.returncode == 0, convert.stderr
+    assert extract.code == 0, extract.stderr
+    assert convert.code == 0, convert.stderr
     assert sorted(p.name for p in (tmp_path / "stg" / "sales").iterdir()) == DATES
     for day in DATES:
         pages = raw_pages(tmp_path, day)
@@ -175,9 +135,9 @@ def test_extract_then_convert_gives_the_raw_records_in_avro(simulator: Any, tmp_
 def test_invalid_records_are_quarantined_exactly(base: Path, extracted: tuple[Path, SimulatorConfig]) -> None:
     config = extracted[1]
 
-    result = run_job("convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--max-invalid-ratio", "0.2")
+    result = run("convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--max-invalid-ratio", "0.2")
 
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.stderr
     for day in DATES:
         rejects = expected_rejects(config, day)
         lines = read_quarantine(base, day)
@@ -194,26 +154,26 @@ def test_invalid_records_are_quarantined_exactly(base: Path, extracted: tuple[Pa
 
 
 def test_too_many_invalid_records_fail_every_date_and_write_no_staging(base: Path) -> None:
-    result = run_job("convert_job", base, "--start", DATES[0], "--end", DATES[-1])  # default ratio 0.01
+    result = run("convert_job", base, "--start", DATES[0], "--end", DATES[-1])  # default ratio 0.01
 
-    assert result.returncode == 3
-    lines = failure_lines(result.stderr)
+    assert result.code == 3
+    lines = result.error_lines("convert_job")
     assert [line.split(": ")[1] for line in lines] == DATES
     assert all("--max-invalid-ratio" in line for line in lines)
     assert not (base / "stg" / "sales").exists() or not any((base / "stg" / "sales").iterdir())
     for day in DATES:
-        [run] = run_ids(base / "quarantine" / "sales" / day)
-        assert run_status(base / "quarantine" / "sales" / day, run) == FAILED
-        assert f"run={run}" in next(line for line in lines if f": {day}: " in line)
+        [run_id] = run_ids(base / "quarantine" / "sales" / day)
+        assert run_status(base / "quarantine" / "sales" / day, run_id) == FAILED
+        assert f"run={run_id}" in next(line for line in lines if f": {day}: " in line)
 
 
 def test_a_second_run_skips_up_to_date_dates(base: Path) -> None:
-    first = run_job("convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--max-invalid-ratio", "0.2")
+    first = run("convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--max-invalid-ratio", "0.2")
     before = {day: avro_path(base, day).stat().st_mtime_ns for day in DATES}
 
-    second = run_job("convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--max-invalid-ratio", "0.2")
+    second = run("convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--max-invalid-ratio", "0.2")
 
-    assert (first.returncode, second.returncode) == (0, 0)
+    assert (first.code, second.code) == (0, 0)
     assert "3 skipped" in second.stderr
     assert {day: avro_path(base, day).stat().st_mtime_ns for day in DATES} == before
 
@@ -221,10 +181,10 @@ def test_a_second_run_skips_up_to_date_dates(base: Path) -> None:
 def test_a_missing_raw_partition_fails_that_date_only(base: Path) -> None:
     shutil.rmtree(base / "raw" / "sales" / DATES[1])
 
-    result = run_job("convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--max-invalid-ratio", "0.2")
+    result = run("convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--max-invalid-ratio", "0.2")
 
-    assert result.returncode == 3
-    [line] = failure_lines(result.stderr)
+    assert result.code == 3
+    [line] = result.error_lines("convert_job")
     assert line.startswith(f"convert_job: {DATES[1]}: ")
     assert str(base / "raw" / "sales" / DATES[1]) in line
     assert sorted(p.name for p in (base / "stg" / "sales").iterdir()) == [DATES[0], DATES[2]]
@@ -243,9 +203,9 @@ def test_a_missing_raw_partition_fails_that_date_only(base: Path) -> None:
     ],
 )
 def test_usage_errors_exit_2_and_write_nothing(base: Path, args: list[str], message: str) -> None:
-    result = run_job("convert_job", base, *args)
+    result = run("convert_job", base, *args)
 
-    assert result.returncode == 2
+    assert result.code == 2
     assert message in result.stderr
     assert sorted(p.name for p in base.iterdir()) == ["raw"]
 
@@ -253,11 +213,11 @@ def test_usage_errors_exit_2_and_write_nothing(base: Path, args: list[str], mess
 def test_two_workers_convert_a_range(base: Path, extracted: tuple[Path, SimulatorConfig]) -> None:
     config = extracted[1]
 
-    result = run_job(
+    result = run(
         "convert_job", base, "--start", DATES[0], "--end", DATES[-1], "--workers", "2", "--max-invalid-ratio", "0.2"
     )
 
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.stderr
     assert "with 2 worker(s)" in result.stderr
     for day in DATES:
         expected = [in_avro(r) for r, valid in data.date_records(config, day) if valid]
@@ -270,7 +230,7 @@ def test_raw_dir_and_stg_dir_convert_one_partition_by_path(base: Path, tmp_path:
     stg = tmp_path / "elsewhere" / "out"
     rejects = tmp_path / "elsewhere" / "rejects"
 
-    result = run_job(
+    result = run(
         "convert_job",
         base,
         "--raw-dir",
@@ -285,7 +245,7 @@ def test_raw_dir_and_stg_dir_convert_one_partition_by_path(base: Path, tmp_path:
         "null",
     )
 
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.stderr
     manifest = verify_partition(stg)
     assert manifest["date"] == DATES[1]
     assert manifest["codec"] == "null"
@@ -296,9 +256,9 @@ def test_raw_dir_and_stg_dir_convert_one_partition_by_path(base: Path, tmp_path:
 
 
 def test_help_documents_the_environment_and_the_ratio(tmp_path: Path) -> None:
-    result = run_job("convert_job", tmp_path, "--help")
+    result = run("convert_job", tmp_path, "--help")
 
-    assert result.returncode == 0
+    assert result.code == 0
     assert "BASE_DIR" in result.stdout
     assert "--max-invalid-ratio" in result.stdout
     assert "exit codes" in result.stdout

@@ -40,10 +40,10 @@ from .support import (
     DAY,
     assert_clean_failure,
     assert_success,
+    hidden_entries,
     page_name,
     run_job,
     snapshot,
-    temporaries,
     write_raw_partition,
 )
 
@@ -450,7 +450,7 @@ def test_convert_bad_input(
         if expected.check:
             expected.check(records)
     for zone in ("raw", "stg", "quarantine"):
-        assert temporaries(base / zone / "sales") == [], f"a temporary was left in {zone}"
+        assert hidden_entries(base / zone / "sales") == [], f"a temporary was left in {zone}"
 
 
 def _deep_list(depth: int) -> list[Any]:

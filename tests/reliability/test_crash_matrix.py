@@ -33,12 +33,12 @@ from .support import (
     EXTRACT,
     assert_success,
     extract_env,
+    hidden_entries,
     kill_now,
     page_name,
     run_job,
     snapshot,
     start_paused,
-    temporaries,
     write_raw_partition,
 )
 
@@ -87,7 +87,7 @@ def test_extract_killed_at_any_point_leaves_the_previous_or_the_new_partition(
     assert_success(run_job(EXTRACT, EXTRACT_FLAGS, extract_env(sim, base), tmp_path))
     verify_partition(partition)
     assert {p.name: p.read_bytes() for p in partition.iterdir() if p.name != SUCCESS_FILE} == new
-    assert temporaries(partition.parent) == [], f"killed at {phase}: temporaries left after the re-run"
+    assert hidden_entries(partition.parent) == [], f"killed at {phase}: hidden_entries left after the re-run"
 
 
 # --- convert: the staging / quarantine pair ---------------------------------------------------------------
@@ -173,7 +173,7 @@ def convert_case(tmp_path_factory: pytest.TempPathFactory) -> ConvertCase:
 
 def no_temporaries(base: Path) -> list[str]:
     folders = [base / zone / "sales" for zone in ("raw", "stg", "quarantine")] + [base / "quarantine" / "sales" / DAY]
-    return [name for folder in folders for name in temporaries(folder)]
+    return [name for folder in folders for name in hidden_entries(folder)]
 
 
 @pytest.mark.parametrize(("phase", "expected"), CONVERT_KILL_POINTS)
@@ -194,7 +194,7 @@ def test_convert_killed_at_any_point_leaves_a_complete_matching_pair(
     quarantine = base / "quarantine" / "sales" / DAY
     [run] = run_ids(quarantine)
     assert run_status(quarantine, run) == COMMITTED, f"killed at {phase}: older or dead runs' rejects are left"
-    assert no_temporaries(base) == [], f"killed at {phase}: temporaries left after the re-run"
+    assert no_temporaries(base) == [], f"killed at {phase}: hidden_entries left after the re-run"
 
 
 # --- what a run killed after its swap leaves behind ----------------------------------------------------------
@@ -276,7 +276,7 @@ def test_extract_stopped_by_sigterm_exits_143_and_leaves_no_temporary(
     stop_at(EXTRACT, list(EXTRACT_FLAGS), extract_env(sim, base), tmp_path, phase)
 
     assert snapshot(partition) == previous
-    assert temporaries(partition.parent) == []
+    assert hidden_entries(partition.parent) == []
 
 
 @pytest.mark.parametrize("phase", CONVERT_TERM_POINTS)
@@ -351,4 +351,4 @@ def test_convert_killed_mid_range_leaves_no_worker_running(tmp_path: Path) -> No
     for day in days:
         verify_partition(base / "stg" / "sales" / day)
     for zone in ("raw", "stg", "quarantine"):
-        assert temporaries(base / zone / "sales") == []
+        assert hidden_entries(base / zone / "sales") == []

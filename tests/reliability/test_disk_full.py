@@ -22,10 +22,10 @@ from .support import (
     assert_clean_failure,
     assert_success,
     extract_env,
+    hidden_entries,
     page_name,
     run_job,
     snapshot,
-    temporaries,
     write_raw_partition,
 )
 
@@ -56,7 +56,7 @@ def test_extract_on_a_full_disk_fails_cleanly_and_keeps_the_previous_partition(
 
     assert_clean_failure(result, EXTRACT, DAY, NO_SPACE)
     assert snapshot(tmpfs) == before, "the previous partition changed, or something was left on the disk"
-    assert temporaries(partition.parent) == []
+    assert hidden_entries(partition.parent) == []
 
 
 def test_convert_on_a_full_disk_fails_cleanly_and_keeps_the_previous_partitions(tmpfs: Path, tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_convert_on_a_full_disk_fails_cleanly_and_keeps_the_previous_partitions(
     assert_clean_failure(result, CONVERT, DAY, NO_SPACE)
     assert snapshot(tmpfs) == before, "a previous partition changed, or something was left on the disk"
     for zone in ("raw", "stg", "quarantine"):
-        assert temporaries(tmpfs / zone / "sales") == []
+        assert hidden_entries(tmpfs / zone / "sales") == []
 
     # Once space is freed, the same run succeeds.
     (tmpfs / "filler").unlink()

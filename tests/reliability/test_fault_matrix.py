@@ -27,10 +27,10 @@ from .support import (
     assert_clean_failure,
     assert_success,
     extract_env,
+    hidden_entries,
     page_name,
     run_job,
     snapshot,
-    temporaries,
     write_raw_partition,
 )
 
@@ -197,7 +197,7 @@ def test_extract_fault_matrix(
     else:
         assert_clean_failure(result, EXTRACT, DAY, expected.message, code=expected.code)
         assert snapshot(base) == before, "a failed run changed BASE_DIR"
-    assert temporaries(partition.parent) == []
+    assert hidden_entries(partition.parent) == []
 
 
 def test_wrong_token_fails_fast_and_keeps_the_previous_partition(
@@ -211,7 +211,7 @@ def test_wrong_token_fails_fast_and_keeps_the_previous_partition(
 
     assert_clean_failure(result, EXTRACT, "the API rejected the token (401)", code=3)
     assert snapshot(base) == before
-    assert temporaries(partition.parent) == []
+    assert hidden_entries(partition.parent) == []
     assert sim.stats.responses_by_status == {401: sim.stats.requests_total}, "a 401 must not be retried"
     assert sim.stats.requests_total <= 4, "no more than the first round of requests (one per worker)"
 
@@ -240,7 +240,7 @@ def test_extract_refuses_a_page_convert_could_not_read(
 
     assert_clean_failure(result, EXTRACT, DAY, "page 1: gave up after 3 attempts; last error: page 1: HTTP 200 but")
     assert snapshot(base) == before
-    assert temporaries(partition.parent) == []
+    assert hidden_entries(partition.parent) == []
 
 
 # Valid JSON that Python cannot turn into numbers on its own (an integer past the int parser's 4300 digits,

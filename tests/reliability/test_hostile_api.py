@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import DAY, EXTRACT, Result, run_job, send, snapshot, temporaries
+from .support import DAY, EXTRACT, Result, hidden_entries, run_job, send, snapshot
 
 TOKEN = "hostile-token-4be1a9"
 PERMANENT = 3  # the API contradicts itself, refuses us, or answers what no retry changes
@@ -51,7 +51,7 @@ def test_an_error_body_echoing_the_token_is_redacted_on_every_line(
         assert len(summary) == 1 and summary[0]["date"] == DAY
     else:
         assert len(result.error_lines(EXTRACT)) == 1
-    assert snapshot(base) == {} and temporaries(base / "raw" / "sales") == []
+    assert snapshot(base) == {} and hidden_entries(base / "raw" / "sales") == []
 
 
 @pytest.mark.parametrize(
@@ -139,7 +139,7 @@ def test_an_empty_answer_does_not_erase_a_partition_of_records(
         assert result.code == 0, result.stderr
         manifest = json.loads((base / "raw" / "sales" / DAY / "_SUCCESS").read_bytes())
         assert (manifest["pages"], manifest["records"]) == (0, 0)
-    assert temporaries(base / "raw" / "sales") == []
+    assert hidden_entries(base / "raw" / "sales") == []
 
 
 def test_records_fetched_past_an_empty_page_fail_the_date(hostile_api: Server, base: Path, tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_records_fetched_past_an_empty_page_fail_the_date(hostile_api: Server, b
     assert result.code == PERMANENT, result.stderr
     (line,) = result.error_lines(EXTRACT)
     assert "inconsistent API: page 2 said the pages end, but page 3 (already fetched) holds records" in line
-    assert raw_files(base) == {} and temporaries(base / "raw" / "sales") == []
+    assert raw_files(base) == {} and hidden_entries(base / "raw" / "sales") == []
 
 
 def test_an_api_ignoring_the_page_number_fails_after_a_few_requests(
@@ -264,7 +264,7 @@ def test_slow_huge_or_endless_answers_end_in_one_line(
     assert "Traceback" not in result.stderr
     (line,) = result.error_lines(EXTRACT)
     assert needle in line, line
-    assert raw_files(base) == {} and temporaries(base / "raw" / "sales") == []
+    assert raw_files(base) == {} and hidden_entries(base / "raw" / "sales") == []
 
 
 def test_a_retry_after_above_the_cap_fails_at_once_quoting_it(hostile_api: Server, base: Path, tmp_path: Path) -> None:
@@ -364,7 +364,7 @@ def test_answers_of_every_kind_end_in_one_line_and_no_traceback(
     assert "Traceback" not in result.stderr
     (line,) = result.error_lines(EXTRACT)
     assert needle in line, line
-    assert raw_files(base) == {} and temporaries(base / "raw" / "sales") == []
+    assert raw_files(base) == {} and hidden_entries(base / "raw" / "sales") == []
 
 
 def test_a_redirect_to_another_server_does_not_carry_the_token(hostile_api: Server, base: Path, tmp_path: Path) -> None:

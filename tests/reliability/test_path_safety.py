@@ -24,10 +24,10 @@ from .support import (
     Result,
     assert_success,
     extract_env,
+    hidden_entries,
     page_name,
     run_job,
     snapshot,
-    temporaries,
     write_raw_partition,
 )
 
@@ -211,7 +211,7 @@ def test_a_file_left_as_a_temporary_by_an_older_run_is_repaired(
     )
 
     assert_success(result)
-    assert temporaries(base / zone / "sales") == []
+    assert hidden_entries(base / zone / "sales") == []
     verify_partition(base / zone / "sales" / DAY)
 
 

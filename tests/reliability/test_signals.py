@@ -25,12 +25,12 @@ from .support import (
     CONVERT,
     DAY,
     EXTRACT,
+    hidden_entries,
     job_command,
     job_env,
     page_name,
     send,
     snapshot,
-    temporaries,
     write_raw_partition,
 )
 
@@ -102,7 +102,7 @@ def test_a_signal_ends_an_hour_of_retry_after_at_once(
     code, rest = stop(process, signum)
 
     assert_stopped(code, rest, EXTRACT, signum)
-    assert snapshot(base) == previous and temporaries(base / "raw" / "sales") == []
+    assert snapshot(base) == previous and hidden_entries(base / "raw" / "sales") == []
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -131,7 +131,7 @@ def test_a_signal_ends_a_read_of_a_body_that_never_ends(
     code, rest = stop(process, signum)
 
     assert_stopped(code, rest, EXTRACT, signum)
-    assert snapshot(base) == previous and temporaries(base / "raw" / "sales") == []
+    assert snapshot(base) == previous and hidden_entries(base / "raw" / "sales") == []
 
 
 DAYS = ("2022-08-09", "2022-08-10")
@@ -175,7 +175,7 @@ def test_a_worker_killed_mid_conversion_fails_its_dates_in_one_line_each(
     assert sorted(lines) == [f"{CONVERT}: {day}: {WORKER_DIED}" for day in DAYS]
     assert "2 date(s): 0 done, 0 skipped, 2 failed" in stderr
     assert snapshot(base / "stg") == two_dates
-    assert temporaries(base / "stg" / "sales") == [] and temporaries(base / "quarantine" / "sales") == []
+    assert hidden_entries(base / "stg" / "sales") == [] and hidden_entries(base / "quarantine" / "sales") == []
     verify_partition(base / "stg" / "sales" / DAYS[0])
 
 
@@ -189,4 +189,4 @@ def test_a_signal_stops_converting_workers(
 
     assert_stopped(code, rest, CONVERT, signum)
     assert snapshot(base / "stg") == two_dates
-    assert temporaries(base / "stg" / "sales") == [] and temporaries(base / "quarantine" / "sales") == []
+    assert hidden_entries(base / "stg" / "sales") == [] and hidden_entries(base / "quarantine" / "sales") == []

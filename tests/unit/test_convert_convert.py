@@ -18,10 +18,7 @@ from convert_job.schema import schema_fingerprint
 from shared.errors import DataError, PartitionError
 from shared.manifest import (
     SUCCESS_FILE,
-    FileEntry,
-    entries_as_json,
     manifest_bytes,
-    new_run_id,
     sha256_file,
     sha256_hex,
     verify_partition,
@@ -29,6 +26,9 @@ from shared.manifest import (
 from shared.outcomes import Status
 from shared.quarantine import FAILED, REJECTED_FILE, rejected_records, run_folder, run_ids, run_status
 from shared.zones import QUARANTINE, RAW, STAGING, partition_dir
+
+from ..support.files import snapshot
+from ..support.partitions import write_raw_pages
 
 DAY = date(2022, 8, 9)
 EPOCH = date(1970, 1, 1)
@@ -39,29 +39,8 @@ def sale(client: str = "Michael Wilson", product: str = "TV", price: Any = 100, 
 
 
 def write_raw(partition: Path, pages: Sequence[list[Any] | bytes], day: date = DAY) -> dict[str, Any]:
-    """A complete raw partition as the extract job leaves it: one file per page, then ``_SUCCESS``.
-
-    A page is a list of records (dumped as the API sends them) or the file's exact bytes.
-    """
-    partition.mkdir(parents=True)
-    entries = []
-    for number, page in enumerate(pages, start=1):
-        body = page if isinstance(page, bytes) else json.dumps(page, ensure_ascii=False).encode("utf-8")
-        name = f"sales_{day.isoformat()}_{number}.json"
-        (partition / name).write_bytes(body)
-        records = len(page) if isinstance(page, list) else 0
-        entries.append(FileEntry(name, records, len(body), sha256_hex(body)))
-    manifest = {
-        "dataset": "sales",
-        "zone": "raw",
-        "date": day.isoformat(),
-        "pages": len(entries),
-        "files": entries_as_json(entries),
-        "run_id": new_run_id(),
-        "tool": "test",
-    }
-    (partition / SUCCESS_FILE).write_bytes(manifest_bytes(manifest))
-    return manifest
+    """A complete raw partition of ``day`` as the extract job leaves it: one file per page, then ``_SUCCESS``."""
+    return write_raw_pages(partition, pages, day)
 
 
 def replace_raw(partition: Path, pages: Sequence[list[Any] | bytes]) -> dict[str, Any]:
@@ -70,11 +49,6 @@ def replace_raw(partition: Path, pages: Sequence[list[Any] | bytes]) -> dict[str
         path.unlink()
     partition.rmdir()
     return write_raw(partition, pages)
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file of a folder tree with its bytes, for byte-for-byte comparisons."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def read_avro(staging: Path) -> tuple[list[dict[str, Any]], fastavro.reader]:

@@ -15,6 +15,8 @@ from extract_job.extract import extract_date, is_complete, page_file_name
 from shared.errors import ApiError, DataError, FatalApiError
 from shared.manifest import SUCCESS_FILE, sha256_hex, verify_partition
 
+from ..support.files import snapshot
+
 DAY = date(2026, 11, 24)
 SOURCE = "http://127.0.0.1:9/sales"
 
@@ -43,10 +45,6 @@ class FakeClient:
             data = body(page)
             return Page(page, data, 2)
         return None
-
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
 @pytest.mark.parametrize("concurrency", [1, 4], ids=lambda c: f"concurrency-{c}")

@@ -13,14 +13,7 @@ from shared.errors import PartitionError
 from shared.filenames import is_temporary
 from shared.partition import PartitionWriter, clean_leftovers, remove_partition
 
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file under ``folder`` (relative path -> bytes)."""
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
-def hidden(parent: Path) -> list[str]:
-    return sorted(p.name for p in parent.iterdir() if p.name.startswith("."))
+from ..support.files import hidden_entries, snapshot
 
 
 def write_partition(target: Path, run_id: str, files: dict[str, bytes]) -> None:
@@ -50,14 +43,14 @@ def target(tmp_path: Path) -> Path:
 def test_first_commit_creates_the_partition(target: Path, swap: str) -> None:
     write_partition(target, "run1", OLD)
     assert snapshot(target) == OLD
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_commit_replaces_the_whole_partition(target: Path, swap: str) -> None:
     write_partition(target, "run1", OLD)
     write_partition(target, "run2", NEW)
     assert snapshot(target) == NEW, "files of the old partition do not survive"
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_exception_leaves_the_old_partition_byte_for_byte(target: Path, swap: str) -> None:
@@ -69,14 +62,14 @@ def test_exception_leaves_the_old_partition_byte_for_byte(target: Path, swap: st
             handle.write(b"[half")
         raise RuntimeError("page 3 failed")
     assert snapshot(target) == before
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_no_commit_leaves_no_partition(target: Path) -> None:
     with PartitionWriter(target, "run1") as writer:
         writer.write_bytes("sales_2026-11-24_1.json", b"[1]")
     assert not target.exists()
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_files_are_written_into_the_hidden_temporary_folder(target: Path) -> None:
@@ -132,7 +125,7 @@ def test_leftovers_of_a_dead_run_are_removed_on_the_next_run(target: Path, swap:
     (dead_old / "_SUCCESS").write_bytes(b"x")
     write_partition(target, "run2", NEW)
     assert snapshot(target) == NEW
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_a_leftover_holding_foreign_files_keeps_them(target: Path) -> None:
@@ -155,7 +148,7 @@ def test_a_file_left_where_a_temporary_folder_belongs_is_repaired(target: Path, 
     stuck.write_bytes(b"a file, not a folder")
     write_partition(target, "run2", NEW)
     assert snapshot(target) == NEW
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_a_file_at_the_partition_path_is_refused_at_commit(target: Path) -> None:
@@ -164,7 +157,7 @@ def test_a_file_at_the_partition_path_is_refused_at_commit(target: Path) -> None
     with pytest.raises(PartitionError, match="is a file, not a partition folder; remove it"):
         write_partition(target, "run1", NEW)
     assert target.read_bytes() == b"not a partition"
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_leftovers_of_other_dates_are_not_touched(target: Path) -> None:
@@ -174,7 +167,7 @@ def test_leftovers_of_other_dates_are_not_touched(target: Path) -> None:
     unrelated = target.parent / ".keep"
     unrelated.write_bytes(b"")
     write_partition(target, "run1", OLD)
-    assert hidden(target.parent) == [".2026-11-25.tmp-deadrun", ".keep"]
+    assert hidden_entries(target.parent) == [".2026-11-25.tmp-deadrun", ".keep"]
 
 
 def test_hyphenated_run_ids_name_the_whole_temporary(target: Path, swap: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -185,7 +178,7 @@ def test_hyphenated_run_ids_name_the_whole_temporary(target: Path, swap: str, mo
 
     def record(point: str) -> None:
         if point == "partition.swapped":
-            seen.append(hidden(target.parent))
+            seen.append(hidden_entries(target.parent))
 
     monkeypatch.setattr(partition_module, "reached", record)
     write_partition(target, run_id, NEW)
@@ -193,7 +186,7 @@ def test_hyphenated_run_ids_name_the_whole_temporary(target: Path, swap: str, mo
     assert seen == [[expected]]
     assert is_temporary(expected)
     assert snapshot(target) == NEW
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_old_leftover_with_a_missing_target_is_restored(target: Path) -> None:
@@ -205,7 +198,7 @@ def test_old_leftover_with_a_missing_target_is_restored(target: Path) -> None:
         (aside / name).write_bytes(data)
     clean_leftovers(target)
     assert snapshot(target) == OLD
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_restored_partition_is_then_replaced_by_the_next_run(target: Path, swap: str) -> None:
@@ -221,7 +214,7 @@ def test_restored_partition_is_then_replaced_by_the_next_run(target: Path, swap:
         writer.write_bytes("sales_2026-11-24_3.json", b"[3, 4]")
         writer.commit()
     assert snapshot(target) == {"sales_2026-11-24_3.json": b"[3, 4]"}
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_locked_temporary_folder_of_a_live_writer_is_not_removed(target: Path, swap: str) -> None:
@@ -235,7 +228,7 @@ def test_locked_temporary_folder_of_a_live_writer_is_not_removed(target: Path, s
         live.write_bytes("_SUCCESS", b"{}\n")
         live.commit()
     assert snapshot(target) == {"sales_2026-11-24_1.json": b"[1]", "_SUCCESS": b"{}\n"}
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_temporary_folder_is_unlocked_after_the_writer_ends(target: Path) -> None:
@@ -243,7 +236,7 @@ def test_temporary_folder_is_unlocked_after_the_writer_ends(target: Path) -> Non
         raise RuntimeError("stop")
     assert writer._lock_fd is None
     write_partition(target, "run2", OLD)
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
 
 
 def test_exchange_path_swaps_in_one_step(target: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -274,7 +267,7 @@ def test_remove_partition(target: Path) -> None:
     write_partition(target, "run1", OLD)
     remove_partition(target)
     assert not target.exists()
-    assert hidden(target.parent) == []
+    assert hidden_entries(target.parent) == []
     remove_partition(target)  # nothing there: no error
 
 
