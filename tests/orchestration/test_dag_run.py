@@ -78,7 +78,7 @@ class Airflow:
 
 @pytest.fixture(scope="module")
 def airflow(airflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Airflow:
-    """A fresh Airflow home with its database migrated and the API pool created, as the README says."""
+    """A fresh Airflow home with its database migrated and the API pool created, as docs/airflow.md says."""
     airflow = Airflow(airflow_python, tmp_path_factory.mktemp("airflow-home"))
     for command in (["db", "migrate"], ["pools", "set", "sales_api", "2", "Sales API: extract tasks at once"]):
         result = airflow(*command)

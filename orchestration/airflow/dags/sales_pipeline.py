@@ -3,7 +3,7 @@
 Both containers process the run's logical date (``--date {{ ds }}``) under one data
 root: the named Docker volume at /data, or an object store (Variable sales_base_dir =
 s3://bucket/prefix) with no volume at all. Settings, the connections and the pool are
-described in sales_pipeline_support.py and in the README section "Running on Airflow".
+described in sales_pipeline_support.py and in docs/airflow.md.
 """
 
 from __future__ import annotations
