@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from ..support import jobs
-from ..support.env import job_env
 from ..support.jobs import Result
 from .extract_support import Workspace
 
@@ -56,14 +55,7 @@ def start_subprocess(workspace: Workspace) -> Iterator[Callable[..., subprocess.
     started: list[subprocess.Popen[str]] = []
 
     def start(env: dict[str, str], *argv: str) -> subprocess.Popen[str]:
-        process = subprocess.Popen(
-            jobs.job_command("extract_job", argv),
-            cwd=workspace.root,
-            env=job_env(env),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        process = jobs.start_job_text("extract_job", argv, env, workspace.root)
         started.append(process)
         return process
 

@@ -21,13 +21,12 @@ import pytest
 from shared.manifest import verify_partition
 from shared.testhook import PAUSE_DIR_ENV, PAUSE_ENV
 
+from ..support.jobs import start_job_text
 from .support import (
     CONVERT,
     DAY,
     EXTRACT,
     hidden_entries,
-    job_command,
-    job_env,
     page_name,
     send,
     snapshot,
@@ -38,18 +37,6 @@ TOKEN = "signals-token-77c1d0"
 PROMPTLY = 15.0
 EXIT_FOR = {signal.SIGINT: 130, signal.SIGTERM: 143}
 Server = Callable[[Callable[[BaseHTTPRequestHandler, int], None]], str]
-
-
-def start(tool: str, args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        job_command(tool, args),
-        env=job_env(env),
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def read_until(process: subprocess.Popen[str], needle: str) -> list[str]:
@@ -96,7 +83,7 @@ def test_a_signal_ends_an_hour_of_retry_after_at_once(
 ) -> None:
     url = hostile_api(lambda handler, page: send(handler, 503, b'{"message": "later"}', Retry_After="3600"))
     env = {"SALES_API_URL": url, "AUTH_TOKEN": TOKEN, "BASE_DIR": str(base)}
-    process = start(EXTRACT, ["--date", DAY, "--max-retry-after", "7200", "--concurrency", "2"], env, tmp_path)
+    process = start_job_text(EXTRACT, ["--date", DAY, "--max-retry-after", "7200", "--concurrency", "2"], env, tmp_path)
 
     read_until(process, "retrying in 3600.00s")
     code, rest = stop(process, signum)
@@ -125,7 +112,7 @@ def test_a_signal_ends_a_read_of_a_body_that_never_ends(
 
     env = {"SALES_API_URL": hostile_api(trickle), "AUTH_TOKEN": TOKEN, "BASE_DIR": str(base)}
     flags = ["--date", DAY, "--timeout", "3600", "--request-deadline", "3600", "--max-attempts", "1"]
-    process = start(EXTRACT, flags, env, tmp_path)
+    process = start_job_text(EXTRACT, flags, env, tmp_path)
 
     assert reading.wait(60), "the job never asked for a page"
     code, rest = stop(process, signum)
@@ -154,7 +141,7 @@ def paused_convert(base: Path, tmp_path: Path) -> tuple[subprocess.Popen[str], l
     pauses = tmp_path / "pauses"
     pauses.mkdir()
     env = {"BASE_DIR": str(base), "CONVERT_WORKERS": "2", PAUSE_ENV: "convert.page", PAUSE_DIR_ENV: str(pauses)}
-    process = start(CONVERT, ["--start", DAYS[0], "--end", DAYS[1], "--force"], env, tmp_path)
+    process = start_job_text(CONVERT, ["--start", DAYS[0], "--end", DAYS[1], "--force"], env, tmp_path)
     while len(paused := sorted(pauses.iterdir())) < 2:
         assert process.poll() is None, process.communicate()[1]
         threading.Event().wait(0.05)  # polling for the files the workers write, not waiting out a delay

@@ -84,6 +84,19 @@ def start_job(
     )
 
 
+def start_job_text(tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """Start a job whose stdout and stderr the test reads as text, line by line or at the end."""
+    return subprocess.Popen(
+        job_command(tool, args),
+        env=job_env(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def start_paused(
     tool: str,
     args: Iterable[str],
