@@ -78,6 +78,8 @@ def serve(extra_flags: list[str]) -> int:
         # The catalog endpoints of the S3 gateway are not used by the pipeline.
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
+        # A single node: no other volume server for clients to move to before this one stops.
+        "-volume.preStopSeconds=0",
         *extra_flags,
     ]
     print(f"object-store: S3 API on port {S3_PORT}, data in {data_dir}", file=sys.stderr, flush=True)
