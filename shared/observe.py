@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -86,8 +87,6 @@ class ParentRun:
 
 def parse_parent_id(text: str, name: str = "OPENLINEAGE_PARENT_ID") -> ParentRun:
     """Split ``<namespace>/<job name>/<run id>``; a job name may hold ``/``, the run id must be a UUID."""
-    import uuid
-
     namespace, _, rest = text.strip().partition("/")
     job, _, run_id = rest.rpartition("/")
     try:
@@ -272,9 +271,6 @@ class Observers:
 
     def __init__(self, observers: Iterable[RunObserver]) -> None:
         self._observers = list(observers)
-
-    def __len__(self) -> int:
-        return len(self._observers)
 
     def _each(self, call: Callable[[RunObserver], None]) -> None:
         for observer in list(self._observers):

@@ -316,3 +316,38 @@ def test_an_interrupted_run_aborts_the_dates_under_way(
     assert pushgateway.value("sales_pipeline_dates", job, status="aborted") == len(aborted)
     assert pushgateway.value("sales_pipeline_exit_code", job) == 143
     assert pushgateway.value("sales_pipeline_last_success_timestamp_seconds", job) is None
+
+
+@pytest.mark.parametrize(
+    ("settings", "config", "message"),
+    [
+        pytest.param(
+            {"OPENLINEAGE_PARENT_ID": "sales_pipeline.extract"},
+            None,
+            "is not <namespace>/<job name>/<run id>",
+            id="parent",
+        ),
+        pytest.param(
+            {"OPENLINEAGE_URL": "http://user:secret-pw@127.0.0.1:5000"},
+            None,
+            "must not hold credentials",
+            id="url-credentials",
+        ),
+        pytest.param({}, "transport: {}\n", "names no transport", id="yml-without-transport"),
+        pytest.param({}, "transport: [unclosed\n", "is not valid YAML", id="yml-broken"),
+        pytest.param(
+            {"PUSHGATEWAY_URL": "pushgateway:9091"}, None, "PUSHGATEWAY_URL must be an http", id="pushgateway-url"
+        ),
+    ],
+)
+def test_a_bad_lineage_or_metrics_setting_is_exit_2_before_any_work(
+    tmp_path: Path, simulated: Any, settings: dict[str, str], config: str | None, message: str
+) -> None:
+    if config is not None:
+        (tmp_path / "openlineage.yml").write_text(config, encoding="utf-8")
+    base = tmp_path / "data"
+    result = run_job("extract_job", tmp_path, job_env(**sim_settings(simulated, base), **settings), "--date", DATES[0])
+    assert result.code == 2, result.stderr
+    assert message in result.stderr
+    assert "secret-pw" not in result.stderr
+    assert not (base / "raw" / "sales" / DATES[0]).exists(), "nothing written"
