@@ -27,7 +27,7 @@ from shared.dates import Clock, parse_date, select_dates, system_clock
 from shared.errors import EXIT_RETRY, ConfigError, PipelineError
 from shared.last_run import last_run_dates
 from shared.logs import configure_logging
-from shared.observe import ObservabilitySettings, Watch, observers_for, watching
+from shared.observe import ObservabilitySettings, Watch, Zones, observers_for, watching
 from shared.quarantine import DEFAULT_KEEP_FAILED_RUNS
 from shared.settings import Integer, Number, PathKind, Switch, Text, setting
 from shared.storage import Partition, as_partition, as_root
@@ -242,7 +242,8 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
     # At least 1, even for no dates (extract's last run may have left none complete).
     workers = max(1, min(settings.workers or available_cpus(), len(plan)))
     log.info("converting %d date(s) with %d worker(s), codec %s", len(plan), workers, settings.codec)
-    with watching(observers_for(settings, JOB), lambda o, run_id: describe(o, run_id, settings)) as watch:
+    zones = Zones.of(settings.base_dir, settings.lineage_data_namespace)
+    with watching(observers_for(settings, JOB), lambda o, run_id: describe(o, run_id, zones)) as watch:
         if workers == 1:
             outcomes = [
                 watch.attempt(day, partial(convert_one, targets=targets, settings=settings))

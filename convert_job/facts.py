@@ -9,7 +9,7 @@ from typing import Any
 
 from convert_job.schema import SCHEMA_FILE
 from shared.manifest import canonical_run_id
-from shared.observe import Dataset, DateReport, ObservabilitySettings, Quality, SchemaField, manifest_of, zone_dataset
+from shared.observe import Dataset, DateReport, Quality, SchemaField, Zones, manifest_of
 from shared.outcomes import Outcome
 from shared.zones import QUARANTINE, RAW, STAGING
 
@@ -29,7 +29,7 @@ def _type_name(avro_type: Any) -> str:
     return str(avro_type)
 
 
-def describe(outcome: Outcome, run_id: str, settings: ObservabilitySettings) -> DateReport:
+def describe(outcome: Outcome, run_id: str, zones: Zones) -> DateReport:
     """``raw/sales`` read; ``stg/sales`` and ``quarantine/sales`` written (a failed date: only its rejects)."""
     day = outcome.day.isoformat()
     staging = manifest_of(outcome, STAGING)
@@ -47,25 +47,25 @@ def describe(outcome: Outcome, run_id: str, settings: ObservabilitySettings) -> 
         else None
     )
     read = Dataset(
-        *zone_dataset(settings, RAW),
+        *zones.dataset(RAW),
         version=f"{day}/{canonical_run_id(str(raw_run))}" if raw_run else None,
         rows=quality.read if quality else None,
     )
-    stg = Dataset(*zone_dataset(settings, STAGING), schema=staging_fields())
+    stg = Dataset(*zones.dataset(STAGING), schema=staging_fields())
     if staging:
         (avro,) = staging["files"]
         stg = Dataset(
-            *zone_dataset(settings, STAGING),
+            *zones.dataset(STAGING),
             version=version,
             rows=int(staging["records_written"]),
             bytes=int(avro["bytes"]),
             files=len(staging["files"]),
             schema=staging_fields(),
         )
-    quarantined = Dataset(*zone_dataset(settings, QUARANTINE))
+    quarantined = Dataset(*zones.dataset(QUARANTINE))
     if rejects:
         quarantined = Dataset(
-            *zone_dataset(settings, QUARANTINE),
+            *zones.dataset(QUARANTINE),
             version=version,
             rows=int(rejects["records_rejected"]),
             bytes=sum(int(f["bytes"]) for f in rejects["files"]),

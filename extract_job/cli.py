@@ -22,7 +22,7 @@ from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError
 from shared.last_run import record_last_run
 from shared.logs import console_line
 from shared.manifest import new_run_id
-from shared.observe import observers_for, watching
+from shared.observe import Zones, observers_for, watching
 from shared.outcomes import Outcome
 from shared.storage import Partition, as_partition, as_root
 from shared.zones import RAW
@@ -72,8 +72,9 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
     )
     watchdog = Watchdog()
     source = public_url(settings.api_url)
+    zones = Zones.of(settings.base_dir, settings.lineage_data_namespace)
     with (
-        watching(observers_for(settings, JOB), lambda o, run_id: describe(o, run_id, settings, source)) as watch,
+        watching(observers_for(settings, JOB), lambda o, run_id: describe(o, run_id, zones, source)) as watch,
         make_session(settings.token, settings.concurrency, watchdog) as session,
     ):
         client = SalesApiClient(

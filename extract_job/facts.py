@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from shared.observe import Dataset, DateReport, ObservabilitySettings, manifest_of, url_dataset, zone_dataset
+from shared.observe import Dataset, DateReport, Zones, manifest_of, url_dataset
 from shared.outcomes import Outcome
 from shared.zones import RAW
 
 
-def describe(outcome: Outcome, run_id: str, settings: ObservabilitySettings, source: str) -> DateReport:
+def describe(outcome: Outcome, run_id: str, zones: Zones, source: str) -> DateReport:
     """The API endpoint ``source`` (without credentials) read, ``raw/sales`` written."""
     raw = manifest_of(outcome, RAW)
     written = (
         Dataset(
-            *zone_dataset(settings, RAW),
+            *zones.dataset(RAW),
             version=f"{outcome.day.isoformat()}/{run_id}",
             rows=int(raw["records"]),
             bytes=int(raw["bytes"]),
             files=len(raw["files"]),
         )
         if raw
-        else Dataset(*zone_dataset(settings, RAW))
+        else Dataset(*zones.dataset(RAW))
     )
     return DateReport(
         day=outcome.day,

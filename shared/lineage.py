@@ -3,7 +3,7 @@
 Per date: START, then COMPLETE, FAIL (with the error message facet) or ABORT
 (interrupted); a skipped date sends nothing. The run id is the one the date's
 manifests carry; the job is ``<OPENLINEAGE_NAMESPACE>/<extract|convert>``; the
-datasets are the zone tables (``shared.observe.zone_dataset``) with the date and
+datasets are the zone tables (``shared.observe.Zones``) with the date and
 run in their version facet, so a date's partition links to the run that wrote it.
 
 Configured the client's standard way, from the job's settings (so a ``.env``

@@ -370,9 +370,31 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def zone_dataset(settings: ObservabilitySettings, zone: str, table: str = "sales") -> tuple[str, str]:
-    """The namespace and name of a zone table under ``BASE_DIR``: ``(LINEAGE_DATA_NAMESPACE, "<zone>/<table>")``."""
-    return (settings.lineage_data_namespace, f"{zone}/{table}")
+@dataclass(frozen=True)
+class Zones:
+    """How lineage names the zone tables under one data root, per the OpenLineage naming spec.
+
+    An object store is its ``scheme://bucket``, each table the key prefix below it
+    (``s3://bucket`` + ``prefix/raw/sales``). A local folder's spec name,
+    ``file://<host>``, differs per container, so a local root takes the configured
+    ``LINEAGE_DATA_NAMESPACE`` and the tables are named relative to it (``raw/sales``):
+    the same in every container that mounts the volume.
+    """
+
+    namespace: str
+    prefix: str = ""
+
+    @classmethod
+    def of(cls, base: object, local_namespace: str) -> Zones:
+        """The naming of data root ``base`` (``BASE_DIR``: a path, or a store location such as ``s3://b/p``)."""
+        parts = urlsplit(str(base))
+        if parts.scheme and parts.netloc:
+            return cls(f"{parts.scheme}://{parts.netloc}", parts.path.strip("/"))
+        return cls(local_namespace)
+
+    def dataset(self, zone: str, table: str = "sales") -> tuple[str, str]:
+        """The namespace and name of table ``table`` of ``zone``."""
+        return (self.namespace, "/".join(part for part in (self.prefix, zone, table) if part))
 
 
 def url_dataset(url: str) -> tuple[str, str]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from shared.errors import ConfigError
-from shared.observe import DateReport, Observers, ParentRun, RunSummary, parse_parent_id, url_dataset
+from shared.observe import DateReport, Observers, ParentRun, RunSummary, Zones, parse_parent_id, url_dataset
 
 RUN = "01932c5e-7b1e-7a4e-9a55-5b3f0c8f2d10"
 
@@ -88,3 +89,18 @@ def test_an_observer_that_raises_is_reported_once_and_the_others_go_on(caplog: p
     assert broken.calls == [], "left out after its failure"
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings == ["Broken failed (RuntimeError: the endpoint's client broke); the run goes on without it"]
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        pytest.param(Path("/data"), ("file://sales-pipeline", "raw/sales"), id="volume"),
+        pytest.param(Path("./data"), ("file://sales-pipeline", "raw/sales"), id="relative"),
+        pytest.param(
+            "s3://lake/sales-pipeline/prod", ("s3://lake", "sales-pipeline/prod/raw/sales"), id="store-prefix"
+        ),
+        pytest.param("s3://lake", ("s3://lake", "raw/sales"), id="store-bucket"),
+    ],
+)
+def test_zone_tables_are_named_after_their_data_root(base: object, expected: tuple[str, str]) -> None:
+    assert Zones.of(base, "file://sales-pipeline").dataset("raw") == expected
