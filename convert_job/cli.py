@@ -15,7 +15,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from pathlib import Path
 
 from convert_job import TOOL
 from convert_job.convert import Targets, convert_date
@@ -29,8 +28,9 @@ from shared.last_run import last_run_dates
 from shared.logs import configure_logging
 from shared.observe import ObservabilitySettings, Watch, Zones, observers_for, watching
 from shared.quarantine import DEFAULT_KEEP_FAILED_RUNS
-from shared.settings import Integer, Number, PathKind, Switch, Text, setting
-from shared.storage import Partition, as_partition, as_root
+from shared.settings import Integer, Number, Switch, Text, setting
+from shared.storage import Partition, Stores, as_partition
+from shared.storage.location import Location, LocationKind, resolved
 from shared.targets import check_distinct
 from shared.zones import QUARANTINE, RAW, STAGING
 
@@ -58,27 +58,27 @@ dates:  with no --date, --start/--end or DATE, the dates extract's last run left
 class ConvertSettings(ObservabilitySettings, JobSettings):
     """The convert job's settings, declared once (see ``shared.settings``); picklable for the worker processes."""
 
-    raw_dir: Path | None = setting(
+    raw_dir: Location | None = setting(
         flag="--raw-dir",
         default=None,
-        kind=PathKind(),
-        metavar="PATH",
+        kind=LocationKind(),
+        metavar="PATH|URL",
         group=SINGLE_GROUP,
         help="raw partition to read",
     )
-    stg_dir: Path | None = setting(
+    stg_dir: Location | None = setting(
         flag="--stg-dir",
         default=None,
-        kind=PathKind(),
-        metavar="PATH",
+        kind=LocationKind(),
+        metavar="PATH|URL",
         group=SINGLE_GROUP,
         help="staging partition to write",
     )
-    quarantine_dir: Path | None = setting(
+    quarantine_dir: Location | None = setting(
         flag="--quarantine-dir",
         default=None,
-        kind=PathKind(),
-        metavar="PATH",
+        kind=LocationKind(),
+        metavar="PATH|URL",
         group=SINGLE_GROUP,
         default_text="BASE_DIR/quarantine/sales/<date>",
         help="where rejects go",
@@ -147,9 +147,9 @@ def _partition_date(raw_dir: Partition, given: str | None) -> date:
     return recorded
 
 
-def _plan(settings: ConvertSettings, clock: Clock) -> dict[date, Targets]:
+def _plan(settings: ConvertSettings, stores: Stores, clock: Clock) -> dict[date, Targets]:
     """Which partitions to convert, per date; every output folder checked (``shared.targets``) before any work."""
-    plan = _targets(settings, clock)
+    plan = _targets(settings, stores, clock)
     by_flag = bool(settings.raw_dir)
     for targets in plan.values():
         staging_name = "--stg-dir" if by_flag else "BASE_DIR"
@@ -166,21 +166,21 @@ def _plan(settings: ConvertSettings, clock: Clock) -> dict[date, Targets]:
     return plan
 
 
-def _targets(settings: ConvertSettings, clock: Clock) -> dict[date, Targets]:
-    base = as_root(settings.base_dir)
+def _targets(settings: ConvertSettings, stores: Stores, clock: Clock) -> dict[date, Targets]:
+    base = stores.root(settings.base_dir)
     if settings.raw_dir or settings.stg_dir:
         if not (settings.raw_dir and settings.stg_dir):
             raise ConfigError("--raw-dir and --stg-dir go together")
         if settings.start or settings.end:
             raise ConfigError("--raw-dir/--stg-dir name one partition; they cannot be used with a range")
-        raw = as_partition(settings.raw_dir.resolve())
+        raw = stores.partition(resolved(settings.raw_dir))
         day = _partition_date(raw, settings.date)
         quarantine = (
-            as_partition(settings.quarantine_dir.resolve())
+            stores.partition(resolved(settings.quarantine_dir))
             if settings.quarantine_dir
             else base.partition(QUARANTINE, day)
         )
-        return {day: Targets(raw, as_partition(settings.stg_dir.resolve()), quarantine)}
+        return {day: Targets(raw, stores.partition(resolved(settings.stg_dir)), quarantine)}
     days = select_dates(
         settings.date,
         settings.start,
@@ -237,8 +237,9 @@ def _init_worker(parent: int) -> None:
 
 
 def _run(argv: list[str] | None, clock: Clock) -> int:
-    settings = start(ConvertSettings, build_parser().parse_args(argv), load_environment())
-    plan = _plan(settings, clock)
+    env = load_environment()
+    settings = start(ConvertSettings, build_parser().parse_args(argv), env)
+    plan = _plan(settings, settings.stores(env), clock)
     # At least 1, even for no dates (extract's last run may have left none complete).
     workers = max(1, min(settings.workers or available_cpus(), len(plan)))
     log.info("converting %d date(s) with %d worker(s), codec %s", len(plan), workers, settings.codec)

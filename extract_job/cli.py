@@ -6,7 +6,6 @@ import argparse
 import logging
 import re
 from datetime import date
-from pathlib import Path
 
 from extract_job import TOOL
 from extract_job.client import SalesApiClient, Timeouts, make_session
@@ -18,13 +17,13 @@ from extract_job.watchdog import Watchdog
 from shared.cli import EXIT_CODES, Status, attempt, job_parser, os_error_message, report, run_main, start, worst
 from shared.config import load_environment
 from shared.dates import Clock, select_dates, system_clock
-from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError
+from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError, PipelineError
 from shared.last_run import record_last_run
 from shared.logs import console_line
 from shared.manifest import new_run_id
 from shared.observe import Zones, observers_for, watching
 from shared.outcomes import Outcome
-from shared.storage import Partition, as_partition, as_root
+from shared.storage import Partition, Root, Stores
 from shared.zones import RAW
 
 log = logging.getLogger(TOOL)
@@ -57,13 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(argv: list[str] | None, clock: Clock) -> int:
-    settings = start(ExtractSettings, build_parser().parse_args(argv), load_environment())
+    env = load_environment()
+    settings = start(ExtractSettings, build_parser().parse_args(argv), env)
+    stores = settings.stores(env)
     days = select_dates(settings.date, settings.start, settings.end, {"DATE": settings.dates_env or ""}, now=clock())
     if settings.raw_dir and len(days) > 1:
         raise ConfigError("--raw-dir names one partition; it cannot be used with a range of dates")
     named_by = "--raw-dir" if settings.raw_dir else "BASE_DIR"
-    for day in days:
-        _partition(day, settings).check_output(RAW, named_by)
+    partitions = {day: _partition(day, settings, stores) for day in days}
+    for partition in partitions.values():
+        partition.check_output(RAW, named_by)
     log.info(
         "extracting %d date(s) from %s with concurrency %d",
         len(days),
@@ -92,15 +94,15 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
             max_page_bytes=settings.max_page_bytes,
         )
         outcomes = [
-            watch.attempt(day, lambda d: attempt(d, lambda d: _extract_one(d, settings, client), log)) for day in days
+            watch.attempt(day, lambda d: attempt(d, lambda d: _extract_one(d, partitions[d], settings, client), log)) for day in days
         ]
         code = report(TOOL, outcomes, log)
-        code = code if settings.raw_dir else worst([code, _record(settings.base_dir, outcomes)])
+        code = code if settings.raw_dir else worst([code, _record(stores.root(settings.base_dir), outcomes)])
         watch.finished(code)
     return code
 
 
-def _record(base: Path, outcomes: list[Outcome]) -> int:
+def _record(base: Root, outcomes: list[Outcome]) -> int:
     """Tell convert which dates this run left complete (``shared.last_run``); returns the exit code of doing so.
 
     A run that left no date complete writes nothing at all, so the record keeps
@@ -114,15 +116,19 @@ def _record(base: Path, outcomes: list[Outcome]) -> int:
     except OSError as exc:
         console_line(TOOL, f"cannot record the run's dates for convert: {os_error_message(exc)}")
         return EXIT_RETRY
+    except PipelineError as exc:  # the store failed
+        console_line(TOOL, f"cannot record the run's dates for convert: {exc}")
+        return exc.exit_code
     return EXIT_OK
 
 
-def _partition(day: date, settings: ExtractSettings) -> Partition:
-    return as_partition(settings.raw_dir) if settings.raw_dir else as_root(settings.base_dir).partition(RAW, day)
+def _partition(day: date, settings: ExtractSettings, stores: Stores) -> Partition:
+    if settings.raw_dir:
+        return stores.partition(settings.raw_dir)
+    return stores.root(settings.base_dir).partition(RAW, day)
 
 
-def _extract_one(day: date, settings: ExtractSettings, client: SalesApiClient) -> Status:
-    partition = _partition(day, settings)
+def _extract_one(day: date, partition: Partition, settings: ExtractSettings, client: SalesApiClient) -> Status:
     if settings.missing_only and is_complete(partition):
         partition.clean_leftovers()  # what a run killed after its swap left behind; no writer will run to remove it
         log.info("%s: already complete, skipped (--missing-only)", day)

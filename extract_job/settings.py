@@ -11,6 +11,7 @@ from shared.config import JobSettings, read_token
 from shared.errors import ConfigError
 from shared.observe import ObservabilitySettings
 from shared.settings import Integer, Number, PathKind, Switch, Text, setting
+from shared.storage.location import Location, LocationKind, resolved
 
 HTTP_GROUP = "HTTP"
 MAX_CONCURRENCY = 64  # more pages in flight than this only hammers one API; a typo (100000) must not
@@ -79,11 +80,11 @@ class ExtractSettings(ObservabilitySettings, JobSettings):
         secret=True,  # only where the token is, but kept out of reprs with it
         help="file holding the API token (a Docker secret); wins over AUTH_TOKEN",
     )
-    raw_dir: Path | None = setting(
+    raw_dir: Location | None = setting(
         flag="--raw-dir",
         default=None,
-        kind=PathKind(),
-        metavar="PATH",
+        kind=LocationKind(),
+        metavar="PATH|URL",
         default_text="BASE_DIR/raw/sales/<date>",
         help="write a single date's partition here",
     )
@@ -205,5 +206,5 @@ class ExtractSettings(ObservabilitySettings, JobSettings):
 
     def __post_init__(self) -> None:
         if self.raw_dir is not None:
-            object.__setattr__(self, "raw_dir", self.raw_dir.resolve())
+            object.__setattr__(self, "raw_dir", resolved(self.raw_dir))
         object.__setattr__(self, "token", read_token(self.auth_token, self.auth_token_file))

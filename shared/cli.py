@@ -25,7 +25,6 @@ from shared.errors import (
     EXIT_SIGINT,
     EXIT_SIGTERM,
     EXIT_USAGE,
-    ConfigError,
     PipelineError,
 )
 from shared.logs import configure_logging, console_line
@@ -169,7 +168,7 @@ def run_main(tool: str, body: Callable[[], int]) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         return body()
-    except ConfigError as exc:
+    except PipelineError as exc:  # a configuration error, or a store refusing us before any date started
         console_line(tool, f"error: {exc}")
         return exc.exit_code
     except Terminated:

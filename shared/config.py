@@ -9,6 +9,7 @@ takes that mapping; nothing below the command line touches ``os.environ``.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,12 +17,15 @@ from dotenv import dotenv_values
 
 from shared import redaction
 from shared.errors import ConfigError
-from shared.settings import Choice, PathKind, Text, setting
+from shared.settings import Choice, Integer, Number, Text, setting
+from shared.storage import Stores
+from shared.storage.location import Location, LocationKind
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
 DATES_GROUP = "dates (default: env DATE, else yesterday in UTC)"
 LOGGING_GROUP = "logging"
+STORAGE_GROUP = "object storage"
 DAY = "YYYY-MM-DD"
 MAX_TOKEN_FILE_BYTES = 16 * 1024
 
@@ -30,12 +34,13 @@ MAX_TOKEN_FILE_BYTES = 16 * 1024
 class JobSettings:
     """What every job reads: the data root, the dates and logging. Each job's settings extend it."""
 
-    base_dir: Path = setting(
+    base_dir: Location = setting(
         env="BASE_DIR",
         default=Path("./data"),
-        kind=PathKind(),
+        kind=LocationKind(),
         default_text="./data",
-        help="data root holding raw/, stg/ and quarantine/",
+        help="data root holding raw/, stg/ and quarantine/: a local path or s3://bucket/prefix "
+        "(endpoint and credentials from the standard AWS_* variables; docs/object-storage.md)",
     )
     date: str | None = setting(
         flag="--date",
@@ -84,6 +89,38 @@ class JobSettings:
         group=LOGGING_GROUP,
         help="text for people, json (one object per line) for log collectors",
     )
+    storage_gc_grace_seconds: float = setting(
+        env="STORAGE_GC_GRACE_SECONDS",
+        default=3600.0,
+        kind=Number(minimum=0, maximum=30 * 24 * 3600),
+        group=STORAGE_GROUP,
+        help="on an object store: objects no manifest references, and unfinished uploads, are removed by a later "
+        "run once older than this (longer than any run, so a live run or a reader is never robbed)",
+    )
+    storage_part_size_mb: int = setting(
+        env="STORAGE_PART_SIZE_MB",
+        default=8,
+        kind=Integer(minimum=5, maximum=5120),
+        group=STORAGE_GROUP,
+        help="on an object store: a file larger than this goes up in parts of this size while it is written "
+        "(memory per file being written)",
+    )
+    storage_max_attempts: int = setting(
+        env="STORAGE_MAX_ATTEMPTS",
+        default=5,
+        kind=Integer(minimum=1, maximum=20),
+        group=STORAGE_GROUP,
+        help="on an object store: tries per request (with backoff) when it is unreachable, failing or throttling",
+    )
+
+    def stores(self, env: Mapping[str, str]) -> Stores:
+        """What opens this job's locations: a local path as a folder, an s3:// URL on the store ``env`` names."""
+        return Stores(
+            env,
+            part_size_mb=self.storage_part_size_mb,
+            grace_seconds=self.storage_gc_grace_seconds,
+            max_attempts=self.storage_max_attempts,
+        )
 
 
 def load_environment(env_file: str | os.PathLike[str] | None = None) -> dict[str, str]:
