@@ -126,24 +126,31 @@ def read_manifest(partition: Path) -> dict[str, Any]:
     if not partition.is_dir():
         raise PartitionError(f"partition {partition} does not exist")
     try:
-        manifest = json.loads(path.read_bytes())
+        data = path.read_bytes()
     except FileNotFoundError:
         raise PartitionError(f"partition {partition} is incomplete: no {SUCCESS_FILE} manifest") from None
+    return parse_manifest(data, str(path))
+
+
+def parse_manifest(data: bytes, where: str) -> dict[str, Any]:
+    """A manifest's bytes as read from ``where`` (shown in errors), checked for form; ``PartitionError`` if bad."""
+    try:
+        manifest = json.loads(data)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise PartitionError(f"manifest {path} is not valid JSON: {exc}") from None
+        raise PartitionError(f"manifest {where} is not valid JSON: {exc}") from None
     except RecursionError:
-        raise PartitionError(f"manifest {path} is not valid JSON: nested too deeply to read") from None
+        raise PartitionError(f"manifest {where} is not valid JSON: nested too deeply to read") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), list):
-        raise PartitionError(f"manifest {path} is malformed: expected an object with a 'files' list")
+        raise PartitionError(f"manifest {where} is malformed: expected an object with a 'files' list")
     if not 1 <= manifest_format(manifest) <= MANIFEST_FORMAT:
         raise PartitionError(
-            f"manifest {path} has format {manifest.get('format')!r}; this version of the pipeline reads "
+            f"manifest {where} has format {manifest.get('format')!r}; this version of the pipeline reads "
             f"formats 1 to {MANIFEST_FORMAT} (a newer version wrote it?)"
         )
     try:
         entries = file_entries(manifest)
     except TypeError as exc:
-        raise PartitionError(f"manifest {path} has a malformed file entry: {exc}") from None
+        raise PartitionError(f"manifest {where} has a malformed file entry: {exc}") from None
     for entry in entries:
         if not (
             isinstance(entry.name, str)
@@ -151,7 +158,7 @@ def read_manifest(partition: Path) -> dict[str, Any]:
             and type(entry.records) is int
             and type(entry.bytes) is int
         ):
-            raise PartitionError(f"manifest {path} has a malformed file entry: {asdict(entry)}")
+            raise PartitionError(f"manifest {where} has a malformed file entry: {asdict(entry)}")
     return manifest
 
 

@@ -11,8 +11,8 @@ once, here and nowhere else; with them unset ``reached`` only counts nothing.
 from __future__ import annotations
 
 import os
-import signal
 import threading
+import time
 from pathlib import Path
 
 PAUSE_ENV = "PIPELINE_TEST_PAUSE"
@@ -40,8 +40,8 @@ def reached(phase: str) -> None:
         _seen[phase] = count = _seen.get(phase, 0) + 1
     if count != _TARGET[1]:
         return
-    (_DIR / f"{phase}#{count}.{os.getpid()}").touch()
-    if threading.current_thread() is threading.main_thread():
-        while True:
-            signal.pause()  # a signal handler that raises (SIGTERM, SIGINT) unwinds from here
-    threading.Event().wait()  # a worker thread: only a kill ends it
+    marker = _DIR / f"{phase}#{count}.{os.getpid()}"
+    marker.touch()
+    while marker.exists():
+        # A signal handler that raises (SIGTERM, SIGINT) unwinds from here in the main thread; a kill ends any.
+        time.sleep(0.01)

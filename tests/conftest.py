@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from objectstore.seaweed import seaweedfs  # noqa: F401  - the object-store fixture: one server a session, any suite
 
 from shared import redaction
 
