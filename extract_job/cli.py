@@ -94,7 +94,8 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
             max_page_bytes=settings.max_page_bytes,
         )
         outcomes = [
-            watch.attempt(day, lambda d: attempt(d, lambda d: _extract_one(d, partitions[d], settings, client), log)) for day in days
+            watch.attempt(day, lambda d: attempt(d, lambda d: _extract_one(d, partitions[d], settings, client), log))
+            for day in days
         ]
         code = report(TOOL, outcomes, log)
         code = code if settings.raw_dir else worst([code, _record(stores.root(settings.base_dir), outcomes)])

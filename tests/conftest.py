@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from objectstore.seaweed import seaweedfs  # noqa: F401  - the object-store fixture: one server a session, any suite
 
 from shared import redaction
+from tests.objectstore.seaweed import seaweedfs  # noqa: F401  - the object-store fixture: one server a session, any suite
 
 
 @pytest.fixture(autouse=True)

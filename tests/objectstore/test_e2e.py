@@ -6,11 +6,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from reliability.support import CONVERT, EXTRACT, assert_success, extract_env, run_job
-
 from sales_api_sim import data
 from sales_api_sim.server import RunningSimulator
 from shared.quarantine import rejected_records
+from tests.reliability.support import CONVERT, EXTRACT, assert_success, extract_env, run_job
 
 from .seaweed import SeaweedFS
 from .support import as_served, objects, read_avro, reader, unreferenced

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reliability.support import CONVERT, EXTRACT, run_job
 
 from shared.errors import ConfigError
 from shared.settings import Invalid
 from shared.storage.keys import data_name, listable, own_key, run_of
 from shared.storage.location import ObjectLocation, parse_location
+from tests.reliability.support import CONVERT, EXTRACT, run_job
 
 HEX = "0123456789abcdef0123456789abcdef"
 UUID = "01234567-89ab-4def-8123-456789abcdef"
