@@ -40,7 +40,23 @@ NETWORK_VARIABLES = frozenset(
     }
 )
 
-SCRUBBED = PIPELINE_VARIABLES | NETWORK_VARIABLES
+# What the object-store client reads (docs/object-storage.md): a developer's own cloud identity must not reach a test.
+AWS_VARIABLES = frozenset(
+    {
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_PROFILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONFIG_FILE",
+    }
+)
+
+SCRUBBED = PIPELINE_VARIABLES | NETWORK_VARIABLES | AWS_VARIABLES
 
 
 def job_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
