@@ -3,7 +3,7 @@
 For each date, ``polars.read_json`` of every page file, concatenated, then
 ``DataFrame.write_avro``: no validation, no quarantine, no manifest, no fsync,
 and polars' own schema (the date stays a string). It holds a whole date in
-memory. polars is in the ``bench`` extra only (``pip install -e ".[bench]"``).
+memory. polars is in the ``bench`` extra only (``scripts/uv sync --locked --extra test --extra bench``).
 
     python -m bench.polars_convert --raw BASE/raw/sales --out DIR --start D --end D [--codec null]
 """
