@@ -142,8 +142,10 @@ class Compose:
         destination.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(result.stdout)) as archive:
             # The "data" filter (Python 3.11.4+) refuses links and paths that leave the destination.
-            safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-            archive.extractall(destination, **safe)
+            if hasattr(tarfile, "data_filter"):
+                archive.extractall(destination, filter="data")
+            else:
+                archive.extractall(destination)
         return destination
 
 

@@ -12,11 +12,11 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
-import fastavro
 import pytest
 
 from shared.last_run import LAST_RUN_FILE
 
+from ..support.avro import avro_records
 from .conftest import BUILD_TIME_TOKEN, QUICK_TIMEOUT, TEST_DATE, UP_TIMEOUT, Compose, describe, image_run
 
 pytestmark = pytest.mark.container
@@ -43,11 +43,6 @@ def raw_records(partition: Path) -> list[dict]:
         for record in json.loads((partition / name).read_bytes()):
             records.append({**record, "purchase_date": date.fromisoformat(record["purchase_date"])})
     return records
-
-
-def avro_records(path: Path) -> list[dict]:
-    with path.open("rb") as handle:
-        return list(fastavro.reader(handle))
 
 
 def listing(folder: Path) -> list[str]:

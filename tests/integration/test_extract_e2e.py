@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.manifest import SUCCESS_FILE, verify_partition
+from shared.filenames import SUCCESS_FILE
+from shared.manifest import verify_partition
 
 from ..support.files import all_file_bytes, all_files, hidden_entries, snapshot
 from .extract_support import TOKEN, assert_partition_matches, expected_pages

@@ -17,7 +17,6 @@ from typing import Any
 
 import avro.datafile
 import avro.io
-import fastavro
 import pytest
 
 from convert_job.validation import validate
@@ -27,6 +26,7 @@ from sales_api_sim.server import running
 from shared.manifest import file_entries, verify_partition
 from shared.quarantine import FAILED, rejected_records, run_ids, run_status
 
+from ..support.avro import avro_records as read_fastavro
 from ..support.jobs import Result, run_job
 
 DATES = ["2022-08-09", "2022-08-10", "2022-08-11"]
@@ -61,14 +61,10 @@ def avro_path(base: Path, day: str) -> Path:
     return base / "stg" / "sales" / day / f"sales_{day}.avro"
 
 
-def read_fastavro(path: Path) -> list[dict[str, Any]]:
-    with path.open("rb") as handle:
-        return list(fastavro.reader(handle))
-
-
 def read_apache_avro(path: Path) -> list[dict[str, Any]]:
     with path.open("rb") as handle, avro.datafile.DataFileReader(handle, avro.io.DatumReader()) as reader:
-        return list(reader)
+        records: list[Any] = list(reader)  # the avro package's reader yields untyped datums
+    return records
 
 
 def expected_rejects(config: SimulatorConfig, day: str) -> list[tuple[str, int, Any]]:

@@ -42,7 +42,7 @@ SALES_API_END = b'{"message": "You requested page that doesn\'t exist"}'
 
 @pytest.fixture
 def canned_api(
-    scripted_api: Callable[[Callable[[int], tuple[int, bytes]]], str],
+    scripted_api: Callable[[Callable[[str, int], tuple[int, bytes]]], str],
 ) -> Callable[[Mapping[int, bytes]], str]:
     """Factory: ``canned_api({1: body})`` serves ``body`` as a 200 for page 1 and the API's 404 past the given pages.
 

@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import fastavro
 import pytest
 
-from shared.manifest import SUCCESS_FILE, manifest_bytes, verify_partition
+from shared.filenames import SUCCESS_FILE
+from shared.manifest import manifest_bytes, verify_partition
 from shared.quarantine import REJECTED_FILE, run_folder
 
+from ..support.avro import avro_records as read_avro
 from .support import (
     CONVERT,
     DAY,
@@ -60,7 +61,8 @@ def nested(depth: int, inner: str = "1") -> str:
     return "[" * depth + inner + "]" * depth
 
 
-Builder = Callable[[Path], None]
+Builder = Callable[[Path], object]
+"""Makes or alters a raw partition in a folder; what it returns is ignored."""
 
 
 def pages(*contents: bytes) -> Builder:
@@ -70,12 +72,23 @@ def pages(*contents: bytes) -> Builder:
     )
 
 
-def then(build: Builder, change: Callable[[Path], None]) -> Builder:
+def then(build: Builder, change: Builder) -> Builder:
     def both(partition: Path) -> None:
         build(partition)
         change(partition)
 
     return both
+
+
+def page_2_replaced_by(make: Builder) -> Builder:
+    """Page 2's file removed and ``make(path)`` called at its place (a folder, a symlink, a pipe)."""
+
+    def replace(partition: Path) -> None:
+        page = partition / page_name(2)
+        page.unlink()
+        make(page)
+
+    return replace
 
 
 def edit_manifest(edit: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
@@ -88,7 +101,7 @@ def edit_manifest(edit: Callable[[dict[str, Any]], Any]) -> Callable[[Path], Non
     return change
 
 
-def write_manifest(raw: bytes) -> Callable[[Path], None]:
+def write_manifest(raw: bytes) -> Builder:
     return lambda partition: (partition / SUCCESS_FILE).write_bytes(raw)
 
 
@@ -376,17 +389,17 @@ MANIFEST_CASES = [
         then(GOOD_PAGES, edit_manifest(duplicate_entry)), Refused("more than once"), id="manifest-lists-a-file-twice"
     ),
     pytest.param(
-        then(GOOD_PAGES, lambda p: ((p / page_name(2)).unlink(), (p / page_name(2)).mkdir())),
+        then(GOOD_PAGES, page_2_replaced_by(Path.mkdir)),
         Refused(page_name(2)),
         id="files-a-folder-instead-of-a-file",
     ),
     pytest.param(
-        then(GOOD_PAGES, lambda p: ((p / page_name(2)).unlink(), (p / page_name(2)).symlink_to("/dev/zero"))),
+        then(GOOD_PAGES, page_2_replaced_by(lambda page: page.symlink_to("/dev/zero"))),
         Refused(page_name(2)),
         id="files-a-symlink-to-dev-zero",
     ),
     pytest.param(
-        then(GOOD_PAGES, lambda p: ((p / page_name(2)).unlink(), os.mkfifo(p / page_name(2)))),
+        then(GOOD_PAGES, page_2_replaced_by(os.mkfifo)),
         Refused(page_name(2)),
         id="files-a-named-pipe-instead-of-a-file",
     ),
@@ -401,11 +414,6 @@ def previous_zones(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert_success(run_job(CONVERT, ["--date", DAY], {"BASE_DIR": str(base)}, base.parent))
     shutil.rmtree(base / "raw")
     return base
-
-
-def read_avro(path: Path) -> list[dict[str, Any]]:
-    with path.open("rb") as handle:
-        return list(fastavro.reader(handle))
 
 
 def strict_json(line: bytes) -> Any:

@@ -24,7 +24,8 @@ import pytest
 from sales_api_sim import data
 from sales_api_sim.config import SimulatorConfig
 from sales_api_sim.server import RunningSimulator
-from shared.manifest import SUCCESS_FILE, verify_partition
+from shared.filenames import SUCCESS_FILE
+from shared.manifest import verify_partition
 from shared.quarantine import COMMITTED, REJECTED_FILE, rejected_records, run_folder, run_ids, run_status
 
 from .support import (

@@ -17,7 +17,8 @@ import pytest
 from sales_api_sim import data
 from sales_api_sim.server import RunningSimulator
 from sales_api_sim.stats import RequestStats
-from shared.manifest import SUCCESS_FILE, verify_partition
+from shared.filenames import SUCCESS_FILE
+from shared.manifest import verify_partition
 from shared.quarantine import rejected_records
 
 from .support import (

@@ -35,7 +35,7 @@ from .support import (
 
 TOKEN = "signals-token-77c1d0"
 PROMPTLY = 15.0
-EXIT_FOR = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_FOR: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 Server = Callable[[Callable[[BaseHTTPRequestHandler, int], None]], str]
 
 

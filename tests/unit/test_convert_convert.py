@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -13,16 +14,11 @@ from typing import Any
 import fastavro
 import pytest
 
-from convert_job.convert import Targets, avro_file_name, convert_date
+from convert_job.convert import Targets, convert_date
 from convert_job.schema import schema_fingerprint
 from shared.errors import DataError, PartitionError
-from shared.manifest import (
-    SUCCESS_FILE,
-    manifest_bytes,
-    sha256_file,
-    sha256_hex,
-    verify_partition,
-)
+from shared.filenames import SUCCESS_FILE, avro_file_name
+from shared.manifest import manifest_bytes, sha256_file, sha256_hex, verify_partition
 from shared.outcomes import Status
 from shared.quarantine import FAILED, REJECTED_FILE, rejected_records, run_folder, run_ids, run_status
 from shared.zones import QUARANTINE, RAW, STAGING, partition_dir
@@ -34,7 +30,7 @@ DAY = date(2022, 8, 9)
 EPOCH = date(1970, 1, 1)
 
 
-def sale(client: str = "Michael Wilson", product: str = "TV", price: Any = 100, **extra: Any) -> dict[str, Any]:
+def sale(client: Any = "Michael Wilson", product: Any = "TV", price: Any = 100, **extra: Any) -> dict[str, Any]:
     return {"client": client, "purchase_date": DAY.isoformat(), "product": product, "price": price, **extra}
 
 
@@ -51,9 +47,11 @@ def replace_raw(partition: Path, pages: Sequence[list[Any] | bytes]) -> dict[str
     return write_raw(partition, pages)
 
 
-def read_avro(staging: Path) -> tuple[list[dict[str, Any]], fastavro.reader]:
+def read_avro(staging: Path) -> tuple[list[dict[str, Any]], Any]:
+    """The records of the staging Avro file, and its reader (codec, metadata, schema): fastavro's compiled
+    reader has no type information."""
     with (staging / avro_file_name(DAY)).open("rb") as handle:
-        reader = fastavro.reader(handle)
+        reader: Any = fastavro.reader(handle)
         return list(reader), reader
 
 
@@ -67,18 +65,18 @@ def in_avro(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def quarantined(targets: Targets) -> list[dict[str, Any]]:
+def quarantined(targets: LocalTargets) -> list[dict[str, Any]]:
     """The rejects paired with staging, found from staging's manifest as any reader would."""
     return rejected_records(targets.quarantine, verify_partition(targets.staging))
 
 
-def failed_run(targets: Targets) -> str:
+def failed_run(targets: LocalTargets) -> str:
     """The one quarantine run marked failed."""
     [run] = [run for run in run_ids(targets.quarantine) if run_status(targets.quarantine, run) == FAILED]
     return run
 
 
-def failed_rejects(targets: Targets) -> list[dict[str, Any]]:
+def failed_rejects(targets: LocalTargets) -> list[dict[str, Any]]:
     text = (run_folder(targets.quarantine, failed_run(targets)) / REJECTED_FILE).read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines()]
 
@@ -87,9 +85,18 @@ def hidden_leftovers(base: Path) -> list[Path]:
     return [p for zone in (STAGING, QUARANTINE) for p in (base / zone / "sales").glob(".*")]
 
 
+@dataclass(frozen=True)
+class LocalTargets(Targets):
+    """Targets on local folders: the tests read and alter the files themselves."""
+
+    raw: Path
+    staging: Path
+    quarantine: Path
+
+
 @pytest.fixture
-def targets(tmp_path: Path) -> Targets:
-    return Targets(
+def targets(tmp_path: Path) -> LocalTargets:
+    return LocalTargets(
         partition_dir(tmp_path, RAW, DAY),
         partition_dir(tmp_path, STAGING, DAY),
         partition_dir(tmp_path, QUARANTINE, DAY),
@@ -97,7 +104,11 @@ def targets(tmp_path: Path) -> Targets:
 
 
 def convert(
-    targets: Targets, codec: str = "deflate", max_invalid_ratio: float = 0.01, force: bool = False, keep_failed: int = 5
+    targets: LocalTargets,
+    codec: str = "deflate",
+    max_invalid_ratio: float = 0.01,
+    force: bool = False,
+    keep_failed: int = 5,
 ) -> Status:
     return convert_date(DAY, targets, codec, max_invalid_ratio, force, keep_failed)
 
@@ -111,7 +122,7 @@ PAGES = [
 VALID_RECORDS = [record for page in PAGES for record in page]
 
 
-def test_valid_records_round_trip_in_page_then_in_page_order(targets: Targets) -> None:
+def test_valid_records_round_trip_in_page_then_in_page_order(targets: LocalTargets) -> None:
     write_raw(targets.raw, PAGES)
 
     assert convert(targets) is Status.DONE
@@ -121,7 +132,7 @@ def test_valid_records_round_trip_in_page_then_in_page_order(targets: Targets) -
     assert sorted(p.name for p in targets.staging.iterdir()) == [SUCCESS_FILE, "sales_2022-08-09.avro"]
 
 
-def test_pages_are_read_in_manifest_order_not_name_order(targets: Targets) -> None:
+def test_pages_are_read_in_manifest_order_not_name_order(targets: LocalTargets) -> None:
     pages = [[sale(price=n)] for n in range(1, 12)]  # sales_..._10.json sorts before _2 by name
     write_raw(targets.raw, pages)
 
@@ -131,7 +142,7 @@ def test_pages_are_read_in_manifest_order_not_name_order(targets: Targets) -> No
     assert [r["price"] for r in records] == list(range(1, 12))
 
 
-def test_staging_manifest_describes_the_run(targets: Targets) -> None:
+def test_staging_manifest_describes_the_run(targets: LocalTargets) -> None:
     pages = [[sale(), sale(price="1"), sale(discount=3)], [sale(discount=1, coupon="X")]]
     raw_manifest = write_raw(targets.raw, pages)
 
@@ -161,10 +172,10 @@ def test_staging_manifest_describes_the_run(targets: Targets) -> None:
     assert manifest["started_at"] <= manifest["finished_at"]
 
 
-def test_invalid_records_go_to_quarantine_with_where_and_why(targets: Targets) -> None:
+def test_invalid_records_go_to_quarantine_with_where_and_why(targets: LocalTargets) -> None:
     bad_date = sale(purchase_date="2022-02-30")
     no_price = {"client": "x", "purchase_date": "2022-08-09", "product": "TV"}
-    pages = [
+    pages: list[list[Any]] = [
         [sale(price=1), sale(price=True), sale(price=2)],
         [None, sale(price=3), bad_date, no_price],
     ]
@@ -190,7 +201,7 @@ def test_invalid_records_go_to_quarantine_with_where_and_why(targets: Targets) -
     assert [r["price"] for r in records] == [1, 2, 3]
 
 
-def test_a_lone_surrogate_is_quarantined_and_reads_back(targets: Targets) -> None:
+def test_a_lone_surrogate_is_quarantined_and_reads_back(targets: LocalTargets) -> None:
     # json.dumps escapes the surrogate, as any JSON encoder may; the parser turns it back into one.
     page = json.dumps([sale(), sale(client="Mich\ud800ael")]).encode("ascii")
     write_raw(targets.raw, [page])
@@ -203,7 +214,7 @@ def test_a_lone_surrogate_is_quarantined_and_reads_back(targets: Targets) -> Non
     assert "not valid Unicode" in line["reason"]
 
 
-def test_a_nan_price_is_quarantined_as_strict_json(targets: Targets) -> None:
+def test_a_nan_price_is_quarantined_as_strict_json(targets: LocalTargets) -> None:
     # Python's parser takes NaN and Infinity, which are not JSON; the quarantine must stay readable by strict readers.
     write_raw(
         targets.raw,
@@ -227,8 +238,8 @@ def test_a_nan_price_is_quarantined_as_strict_json(targets: Targets) -> None:
     assert "whole number" in line["reason"]
 
 
-def test_an_unknown_field_named_with_a_lone_surrogate_is_counted(targets: Targets) -> None:
-    page = json.dumps([sale(**{"note\udc80": 1}), sale()]).encode("ascii")
+def test_an_unknown_field_named_with_a_lone_surrogate_is_counted(targets: LocalTargets) -> None:
+    page = json.dumps([{**sale(), "note\udc80": 1}, sale()]).encode("ascii")
     write_raw(targets.raw, [page])
 
     assert convert(targets) is Status.DONE
@@ -237,7 +248,7 @@ def test_an_unknown_field_named_with_a_lone_surrogate_is_counted(targets: Target
     assert len(read_avro(targets.staging)[0]) == 2
 
 
-def test_nothing_rejected_still_gives_staging_its_empty_quarantine_run(targets: Targets) -> None:
+def test_nothing_rejected_still_gives_staging_its_empty_quarantine_run(targets: LocalTargets) -> None:
     write_raw(targets.raw, PAGES)
 
     convert(targets)
@@ -248,7 +259,7 @@ def test_nothing_rejected_still_gives_staging_its_empty_quarantine_run(targets: 
     assert staging["quarantine"]["records"] == 0
 
 
-def test_a_clean_rerun_removes_the_stale_quarantine(targets: Targets) -> None:
+def test_a_clean_rerun_removes_the_stale_quarantine(targets: LocalTargets) -> None:
     write_raw(targets.raw, [[sale(), sale(price="x")]])
     convert(targets, max_invalid_ratio=0.5)
     assert targets.quarantine.is_dir()
@@ -261,7 +272,7 @@ def test_a_clean_rerun_removes_the_stale_quarantine(targets: Targets) -> None:
     assert hidden_leftovers(targets.raw.parents[2]) == []
 
 
-def test_too_many_invalid_leaves_staging_alone_but_writes_quarantine(targets: Targets) -> None:
+def test_too_many_invalid_leaves_staging_alone_but_writes_quarantine(targets: LocalTargets) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets)
     previous = snapshot(targets.staging)
@@ -290,7 +301,7 @@ def test_too_many_invalid_leaves_staging_alone_but_writes_quarantine(targets: Ta
         pytest.param(1, 1000, 0.0, False, id="zero-tolerance-one-bad"),
     ],
 )
-def test_invalid_ratio_limit(targets: Targets, invalid: int, total: int, max_ratio: float, passes: bool) -> None:
+def test_invalid_ratio_limit(targets: LocalTargets, invalid: int, total: int, max_ratio: float, passes: bool) -> None:
     write_raw(targets.raw, [[sale(price="bad")] * invalid + [sale()] * (total - invalid)])
 
     if passes:
@@ -302,7 +313,7 @@ def test_invalid_ratio_limit(targets: Targets, invalid: int, total: int, max_rat
         assert not targets.staging.exists()
 
 
-def test_an_all_invalid_partition_fails(targets: Targets) -> None:
+def test_an_all_invalid_partition_fails(targets: LocalTargets) -> None:
     write_raw(targets.raw, [[sale(price="1"), None], [[], sale(client=None)]])
 
     with pytest.raises(DataError, match="4 of 4 records are invalid"):
@@ -312,7 +323,7 @@ def test_an_all_invalid_partition_fails(targets: Targets) -> None:
     assert len(failed_rejects(targets)) == 4
 
 
-def test_an_empty_raw_partition_gives_an_empty_avro_file(targets: Targets) -> None:
+def test_an_empty_raw_partition_gives_an_empty_avro_file(targets: LocalTargets) -> None:
     write_raw(targets.raw, [])
 
     assert convert(targets) is Status.DONE
@@ -372,7 +383,7 @@ def _remove_partition(raw: Path) -> None:
         pytest.param(_remove_partition, "does not exist", id="no-partition"),
     ],
 )
-def test_a_damaged_raw_partition_is_refused_and_staging_kept(targets: Targets, damage: Any, reason: str) -> None:
+def test_a_damaged_raw_partition_is_refused_and_staging_kept(targets: LocalTargets, damage: Any, reason: str) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets)
     previous = snapshot(targets.staging)
@@ -387,7 +398,7 @@ def test_a_damaged_raw_partition_is_refused_and_staging_kept(targets: Targets, d
     assert hidden_leftovers(targets.raw.parents[2]) == []
 
 
-def test_a_page_that_is_not_json_is_refused_naming_the_file(targets: Targets) -> None:
+def test_a_page_that_is_not_json_is_refused_naming_the_file(targets: LocalTargets) -> None:
     write_raw(targets.raw, [[sale()], b"<html>oops</html>"])
 
     with pytest.raises(PartitionError, match=r"sales_2022-08-09_2\.json: not valid JSON"):
@@ -397,7 +408,7 @@ def test_a_page_that_is_not_json_is_refused_naming_the_file(targets: Targets) ->
     assert run_ids(targets.quarantine) == []
 
 
-def test_up_to_date_staging_is_skipped_untouched(targets: Targets) -> None:
+def test_up_to_date_staging_is_skipped_untouched(targets: LocalTargets) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets)
     avro_path = targets.staging / avro_file_name(DAY)
@@ -413,7 +424,7 @@ def test_up_to_date_staging_is_skipped_untouched(targets: Targets) -> None:
     assert avro_path.exists()
 
 
-def test_force_reconverts_an_up_to_date_partition(targets: Targets) -> None:
+def test_force_reconverts_an_up_to_date_partition(targets: LocalTargets) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets)
     run_id = verify_partition(targets.staging)["run_id"]
@@ -424,7 +435,7 @@ def test_force_reconverts_an_up_to_date_partition(targets: Targets) -> None:
 
 
 @pytest.mark.parametrize("codec", ["null", "deflate"])
-def test_a_rerun_of_the_same_raw_run_writes_the_same_avro_bytes(targets: Targets, codec: str) -> None:
+def test_a_rerun_of_the_same_raw_run_writes_the_same_avro_bytes(targets: LocalTargets, codec: str) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets, codec)
     first = (targets.staging / avro_file_name(DAY)).read_bytes()
@@ -435,7 +446,7 @@ def test_a_rerun_of_the_same_raw_run_writes_the_same_avro_bytes(targets: Targets
     assert verify_partition(targets.staging)["files"][0]["sha256"] == sha256_hex(first)
 
 
-def test_the_sync_marker_comes_from_the_raw_run(targets: Targets) -> None:
+def test_the_sync_marker_comes_from_the_raw_run(targets: LocalTargets) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets)
     first = (targets.staging / avro_file_name(DAY)).read_bytes()
@@ -449,7 +460,7 @@ def test_the_sync_marker_comes_from_the_raw_run(targets: Targets) -> None:
     assert read_avro(targets.staging)[0] == [in_avro(r) for r in VALID_RECORDS]
 
 
-def test_a_new_raw_run_is_reconverted(targets: Targets) -> None:
+def test_a_new_raw_run_is_reconverted(targets: LocalTargets) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets)
 
@@ -460,7 +471,7 @@ def test_a_new_raw_run_is_reconverted(targets: Targets) -> None:
     assert [r["price"] for r in read_avro(targets.staging)[0]] == [42]
 
 
-def test_a_codec_change_reconverts(targets: Targets) -> None:
+def test_a_codec_change_reconverts(targets: LocalTargets) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets, codec="null")
 
@@ -473,7 +484,7 @@ def test_a_codec_change_reconverts(targets: Targets) -> None:
     assert convert(targets, codec="deflate") is Status.SKIPPED
 
 
-def test_staging_with_a_missing_file_is_not_up_to_date(targets: Targets) -> None:
+def test_staging_with_a_missing_file_is_not_up_to_date(targets: LocalTargets) -> None:
     write_raw(targets.raw, PAGES)
     convert(targets)
     (targets.staging / avro_file_name(DAY)).unlink()
@@ -483,7 +494,7 @@ def test_staging_with_a_missing_file_is_not_up_to_date(targets: Targets) -> None
 
 
 @pytest.mark.parametrize("codec", ["null", "deflate"])
-def test_each_codec_is_readable(targets: Targets, codec: str) -> None:
+def test_each_codec_is_readable(targets: LocalTargets, codec: str) -> None:
     write_raw(targets.raw, PAGES)
 
     convert(targets, codec=codec)
@@ -497,7 +508,7 @@ def test_each_codec_is_readable(targets: Targets, codec: str) -> None:
 def test_deflate_is_smaller_than_null_on_repetitive_data(tmp_path: Path) -> None:
     sizes = {}
     for codec in ("null", "deflate"):
-        targets = Targets(tmp_path / codec / "raw", tmp_path / codec / "stg", tmp_path / codec / "q")
+        targets = LocalTargets(tmp_path / codec / "raw", tmp_path / codec / "stg", tmp_path / codec / "q")
         write_raw(targets.raw, [[sale(price=n) for n in range(500)]])
         convert(targets, codec=codec)
         sizes[codec] = (targets.staging / avro_file_name(DAY)).stat().st_size
@@ -505,7 +516,7 @@ def test_deflate_is_smaller_than_null_on_repetitive_data(tmp_path: Path) -> None
 
 
 def test_unknown_fields_are_left_out_counted_and_warned_once(
-    targets: Targets, caplog: pytest.LogCaptureFixture
+    targets: LocalTargets, caplog: pytest.LogCaptureFixture
 ) -> None:
     pages = [
         [sale(discount=5), sale(), sale(discount=1, currency="EUR")],
@@ -528,7 +539,7 @@ def test_unknown_fields_are_left_out_counted_and_warned_once(
     assert "currency (2)" in warnings[0].getMessage()
 
 
-def test_no_drift_warning_without_unknown_fields(targets: Targets, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_drift_warning_without_unknown_fields(targets: LocalTargets, caplog: pytest.LogCaptureFixture) -> None:
     write_raw(targets.raw, PAGES)
 
     with caplog.at_level(logging.INFO):
@@ -541,7 +552,7 @@ def test_no_drift_warning_without_unknown_fields(targets: Targets, caplog: pytes
 # --- quarantine paired with staging ---------------------------------------------------------------------------
 
 
-def test_staging_names_its_quarantine_run_and_the_rejects_sha256(targets: Targets) -> None:
+def test_staging_names_its_quarantine_run_and_the_rejects_sha256(targets: LocalTargets) -> None:
     write_raw(targets.raw, [[sale(), sale(price="x"), sale(purchase_date="2022-02-30"), sale(price="y")]])
 
     convert(targets, max_invalid_ratio=0.9)
@@ -562,7 +573,7 @@ def test_staging_names_its_quarantine_run_and_the_rejects_sha256(targets: Target
     assert run["reasons"] == {"price must be an integer": 2, "purchase_date … is not a real YYYY-MM-DD date": 1}
 
 
-def test_a_new_pair_removes_the_older_runs_rejects(targets: Targets) -> None:
+def test_a_new_pair_removes_the_older_runs_rejects(targets: LocalTargets) -> None:
     write_raw(targets.raw, [[sale(), sale(price="x")]])
     convert(targets, max_invalid_ratio=0.5)
     first = verify_partition(targets.staging)["run_id"]
@@ -575,7 +586,7 @@ def test_a_new_pair_removes_the_older_runs_rejects(targets: Targets) -> None:
     assert [line["index"] for line in quarantined(targets)] == [1]
 
 
-def test_a_failed_run_keeps_its_rejects_apart_and_only_the_newest_failures_are_kept(targets: Targets) -> None:
+def test_a_failed_run_keeps_its_rejects_apart_and_only_the_newest_failures_are_kept(targets: LocalTargets) -> None:
     write_raw(targets.raw, [[sale(), sale(price="x")]])
     convert(targets, max_invalid_ratio=0.5)
     pair = (
@@ -608,7 +619,7 @@ def test_a_failed_run_keeps_its_rejects_apart_and_only_the_newest_failures_are_k
     assert sorted(run_ids(targets.quarantine)) == sorted([verify_partition(targets.staging)["run_id"], *failed[-2:]])
 
 
-def test_a_dead_runs_pending_rejects_are_removed_by_the_next_run(targets: Targets) -> None:
+def test_a_dead_runs_pending_rejects_are_removed_by_the_next_run(targets: LocalTargets) -> None:
     write_raw(targets.raw, [[sale(), sale(price="x")]])
     convert(targets, max_invalid_ratio=0.5)
     staging_run = verify_partition(targets.staging)["run_id"]
@@ -623,7 +634,7 @@ def test_a_dead_runs_pending_rejects_are_removed_by_the_next_run(targets: Target
     assert sorted(p.name for p in targets.quarantine.iterdir()) == [f"run={staging_run}"]
 
 
-def test_partitions_of_the_older_layout_stay_readable_and_are_converted_again(targets: Targets) -> None:
+def test_partitions_of_the_older_layout_stay_readable_and_are_converted_again(targets: LocalTargets) -> None:
     write_raw(targets.raw, [[sale(), sale(price="x")]])
     convert(targets, max_invalid_ratio=0.5)
     # What the previous version left: a staging manifest without format or pairing, rejects straight in the folder.
@@ -643,7 +654,7 @@ def test_partitions_of_the_older_layout_stay_readable_and_are_converted_again(ta
     assert not (targets.quarantine / REJECTED_FILE).exists()
 
 
-def test_a_raw_manifest_of_a_newer_format_is_refused(targets: Targets) -> None:
+def test_a_raw_manifest_of_a_newer_format_is_refused(targets: LocalTargets) -> None:
     manifest = write_raw(targets.raw, [[sale()]])
     (targets.raw / SUCCESS_FILE).write_bytes(manifest_bytes({**manifest, "format": 3}))
 

@@ -158,7 +158,8 @@ def test_validation_does_not_change_the_record() -> None:
 
 def test_every_valid_output_round_trips_through_avro() -> None:
     """The Avro-ready records are exactly what the schema accepts: no field, type or range surprises."""
-    outputs = [validate(param.values[0]) for param in VALID]
+    outputs = [out for param in VALID if not isinstance(out := validate(param.values[0]), Rejection)]
+    assert len(outputs) == len(VALID)
     buffer = io.BytesIO()
 
     write_avro(buffer, outputs, "null")

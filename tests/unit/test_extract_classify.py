@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import pytest
 
@@ -93,12 +94,12 @@ def test_classify(status: int, headers: dict[str, str], body: bytes, expected: o
     if expected is END or isinstance(expected, Page):
         assert classify(PAGE, status, headers, body) == expected
         return
-    error_type, fragment, retry_after = expected  # type: ignore[misc]
+    error_type, fragment, retry_after = cast(tuple[type[Exception], str, "float | None"], expected)
     with pytest.raises(error_type) as caught:
         classify(PAGE, status, headers, body)
     assert type(caught.value) is error_type
     assert fragment in str(caught.value)
-    if error_type is RetriableApiError:
+    if isinstance(caught.value, RetriableApiError):
         assert caught.value.retry_after == retry_after
 
 

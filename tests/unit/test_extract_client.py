@@ -6,6 +6,7 @@ import random
 import re
 from collections.abc import Iterator
 from datetime import date
+from typing import Any
 
 import pytest
 import requests
@@ -44,19 +45,19 @@ def make_client(sleeps: list[float], max_attempts: int = 4, max_retry_after: flo
     )
 
 
-def ok() -> dict[str, object]:
+def ok() -> dict[str, Any]:
     return {"status": 200, "body": PAGE_BODY, "content_type": "application/json"}
 
 
-def status(code: int, body: bytes = b'{"message": "x"}', **headers: str) -> dict[str, object]:
+def status(code: int, body: bytes = b'{"message": "x"}', /, **headers: str) -> dict[str, Any]:
     return {"status": code, "body": body, "headers": headers}
 
 
-def failure(exc: Exception) -> dict[str, object]:
+def failure(exc: Exception) -> dict[str, Any]:
     return {"body": exc}
 
 
-def register(api: responses.RequestsMock, answers: list[dict[str, object]]) -> None:
+def register(api: responses.RequestsMock, answers: list[dict[str, Any]]) -> None:
     """Each call gets the next answer; the last one repeats."""
     for answer in answers:
         api.add(responses.GET, URL, **answer)
@@ -213,11 +214,12 @@ def test_request_carries_token_date_page_and_timeouts(api: responses.RequestsMoc
     request = api.calls[0].request
     assert request.headers["Authorization"] == TOKEN
     assert request.headers["User-Agent"].startswith("sales-pipeline-extract/")
-    assert request.req_kwargs["timeout"] == (1.5, 2.5)
+    assert vars(request)["req_kwargs"]["timeout"] == (1.5, 2.5)  # what responses saw passed to send()
 
 
 def test_session_pool_fits_the_concurrency() -> None:
     session = make_session(TOKEN, 7)
     adapter = session.get_adapter("http://127.0.0.1/")
+    assert isinstance(adapter, requests.adapters.HTTPAdapter)
     assert adapter.poolmanager.connection_pool_kw["maxsize"] == 7
     assert adapter.max_retries.total == 0

@@ -7,13 +7,16 @@ import threading
 import uuid
 from datetime import date
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
 from extract_job.classify import Page
-from extract_job.extract import extract_date, is_complete, page_file_name
+from extract_job.client import SalesApiClient
+from extract_job.extract import extract_date, is_complete
 from shared.errors import ApiError, DataError, FatalApiError
-from shared.manifest import SUCCESS_FILE, sha256_hex, verify_partition
+from shared.filenames import SUCCESS_FILE, page_file_name
+from shared.manifest import sha256_hex, verify_partition
 
 from ..support.files import snapshot
 
@@ -23,6 +26,11 @@ SOURCE = "http://127.0.0.1:9/sales"
 
 def body(page: int, records: int = 2) -> bytes:
     return json.dumps([{"page": page, "n": i, "client": "Zoë"} for i in range(records)], ensure_ascii=False).encode()
+
+
+def extract(partition: Path, client: FakeClient, concurrency: int, max_pages: int, **options: Any) -> Any:
+    """``extract_date`` of ``DAY`` from ``SOURCE`` with the fake standing in for the HTTP client."""
+    return extract_date(DAY, partition, cast(SalesApiClient, client), SOURCE, concurrency, max_pages, **options)
 
 
 class FakeClient:
@@ -51,7 +59,7 @@ class FakeClient:
 def test_every_page_and_the_manifest(tmp_path: Path, concurrency: int) -> None:
     target = tmp_path / "raw" / "sales" / DAY.isoformat()
     client = FakeClient(5)
-    summary = extract_date(DAY, target, client, SOURCE, concurrency, max_pages=100)  # type: ignore[arg-type]
+    summary = extract(target, client, concurrency, max_pages=100)
     assert (summary["pages"], summary["records"]) == (5, 10)
     names = [page_file_name(DAY, n) for n in range(1, 6)]
     assert sorted(p.name for p in target.iterdir()) == sorted([*names, SUCCESS_FILE])
@@ -76,13 +84,13 @@ def test_every_page_and_the_manifest(tmp_path: Path, concurrency: int) -> None:
 
 
 def test_page_file_names_sort_naturally_in_the_manifest(tmp_path: Path) -> None:
-    extract_date(DAY, tmp_path / "d", FakeClient(11), SOURCE, 3, 100)  # type: ignore[arg-type]
+    extract(tmp_path / "d", FakeClient(11), 3, 100)
     files = verify_partition(tmp_path / "d")["files"]
     assert [f["name"] for f in files][-3:] == [page_file_name(DAY, n) for n in (9, 10, 11)]
 
 
 def test_no_sales_gives_a_manifest_only_partition(tmp_path: Path) -> None:
-    summary = extract_date(DAY, tmp_path / "d", FakeClient(0), SOURCE, 4, 100)  # type: ignore[arg-type]
+    summary = extract(tmp_path / "d", FakeClient(0), 4, 100)
     assert summary["pages"] == 0
     assert [p.name for p in (tmp_path / "d").iterdir()] == [SUCCESS_FILE]
     manifest = verify_partition(tmp_path / "d")
@@ -93,21 +101,21 @@ def test_records_fetched_past_the_end_fail_the_date(tmp_path: Path) -> None:
     # The API answers the end at page 4, but serves pages again from 5 on (fetched ahead).
     target = tmp_path / "d"
     with pytest.raises(FatalApiError, match="inconsistent API"):
-        extract_date(DAY, target, FakeClient(3, beyond_from=5), SOURCE, 6, 100)  # type: ignore[arg-type]
+        extract(target, FakeClient(3, beyond_from=5), 6, 100)
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("allow_empty", [False, True], ids=["refused", "allowed"])
 def test_an_empty_answer_replaces_records_only_when_allowed(tmp_path: Path, allow_empty: bool) -> None:
     target = tmp_path / "d"
-    extract_date(DAY, target, FakeClient(2), SOURCE, 2, 100)  # type: ignore[arg-type]
+    extract(target, FakeClient(2), 2, 100)
     before = snapshot(target)
     if allow_empty:
-        extract_date(DAY, target, FakeClient(0), SOURCE, 2, 100, allow_empty=True)  # type: ignore[arg-type]
+        extract(target, FakeClient(0), 2, 100, allow_empty=True)
         assert verify_partition(target)["records"] == 0
     else:
         with pytest.raises(DataError, match=r"holds 4 records .* kept as it was\. Pass --allow-empty"):
-            extract_date(DAY, target, FakeClient(0), SOURCE, 2, 100)  # type: ignore[arg-type]
+            extract(target, FakeClient(0), 2, 100)
         assert snapshot(target) == before
     assert [p.name for p in tmp_path.iterdir()] == ["d"]
 
@@ -121,28 +129,28 @@ def test_an_empty_answer_replaces_records_only_when_allowed(tmp_path: Path, allo
 )
 def test_failure_keeps_the_previous_partition(tmp_path: Path, error: Exception) -> None:
     target = tmp_path / "d"
-    extract_date(DAY, target, FakeClient(2), SOURCE, 2, 100)  # type: ignore[arg-type]
+    extract(target, FakeClient(2), 2, 100)
     before = snapshot(target)
     with pytest.raises(type(error), match=str(error).split(" (")[0]):
-        extract_date(DAY, target, FakeClient(6, errors={3: error}), SOURCE, 2, 100)  # type: ignore[arg-type]
+        extract(target, FakeClient(6, errors={3: error}), 2, 100)
     assert snapshot(target) == before
     assert [p.name for p in tmp_path.iterdir()] == ["d"]
 
 
 def test_max_pages_failure_keeps_the_previous_partition(tmp_path: Path) -> None:
     target = tmp_path / "d"
-    extract_date(DAY, target, FakeClient(2), SOURCE, 2, 100)  # type: ignore[arg-type]
+    extract(target, FakeClient(2), 2, 100)
     before = snapshot(target)
     with pytest.raises(ApiError, match="still had pages after 5"):
-        extract_date(DAY, target, FakeClient(10**6), SOURCE, 2, 5)  # type: ignore[arg-type]
+        extract(target, FakeClient(10**6), 2, 5)
     assert snapshot(target) == before
 
 
 def test_rerun_replaces_with_a_new_run_id(tmp_path: Path) -> None:
     target = tmp_path / "d"
-    extract_date(DAY, target, FakeClient(3), SOURCE, 2, 100)  # type: ignore[arg-type]
+    extract(target, FakeClient(3), 2, 100)
     first = verify_partition(target)
-    extract_date(DAY, target, FakeClient(3), SOURCE, 2, 100)  # type: ignore[arg-type]
+    extract(target, FakeClient(3), 2, 100)
     second = verify_partition(target)
     assert first["run_id"] != second["run_id"]
     assert first["files"] == second["files"]
@@ -153,23 +161,23 @@ def test_rerun_replaces_with_a_new_run_id(tmp_path: Path) -> None:
     [
         pytest.param(lambda d: None, False, id="missing"),
         pytest.param(lambda d: d.mkdir(), False, id="empty-folder"),
-        pytest.param(lambda d: extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100), True, id="complete"),
+        pytest.param(lambda d: extract(d, FakeClient(2), 1, 100), True, id="complete"),
         pytest.param(
             lambda d: (
-                extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100),
+                extract(d, FakeClient(2), 1, 100),
                 (d / page_file_name(DAY, 1)).write_bytes(b"[]"),
             ),
             False,
             id="altered-file",
         ),
         pytest.param(
-            lambda d: (extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100), (d / SUCCESS_FILE).unlink()),
+            lambda d: (extract(d, FakeClient(2), 1, 100), (d / SUCCESS_FILE).unlink()),
             False,
             id="no-manifest",
         ),
         pytest.param(
             lambda d: (
-                extract_date(DAY, d, FakeClient(2), SOURCE, 1, 100),
+                extract(d, FakeClient(2), 1, 100),
                 (d / SUCCESS_FILE).write_bytes(b'{"files": [{"name": 1, "records": 1, "bytes": 1, "sha256": "x"}]}'),
             ),
             False,

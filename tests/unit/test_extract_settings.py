@@ -15,7 +15,7 @@ TOKEN = "settings-token-77aa"
 BASE_ENV = {"SALES_API_URL": "http://127.0.0.1:8081/sales", "AUTH_TOKEN": TOKEN}
 
 
-def resolve(argv: list[str] | None = None, **env: str) -> ExtractSettings:
+def resolve(argv: list[str] | None = None, /, **env: str) -> ExtractSettings:
     args = build_parser().parse_args(argv or [])
     return resolve_settings(ExtractSettings, args, {**BASE_ENV, **env})
 

@@ -149,9 +149,13 @@ def test_run_main(body, code: int, stderr: str, capsys: pytest.CaptureFixture[st
 
 
 def test_run_main_turns_a_real_sigterm_into_143(capsys: pytest.CaptureFixture[str]) -> None:
+    def terminate_self() -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        return 0
+
     previous = signal.getsignal(signal.SIGTERM)
     try:
-        assert run_main("tool", lambda: os.kill(os.getpid(), signal.SIGTERM) or 0) == EXIT_SIGTERM
+        assert run_main("tool", terminate_self) == EXIT_SIGTERM
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert capsys.readouterr().err == "tool: stopped (SIGTERM)\n"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from shared.errors import PartitionError
+from shared.filenames import SUCCESS_FILE
 from shared.manifest import (
-    SUCCESS_FILE,
     FileEntry,
     canonical_run_id,
     check_listing,
@@ -61,7 +61,7 @@ def test_empty_partition_with_manifest_verifies(tmp_path: Path) -> None:
     assert verify_partition(tmp_path)["files"] == []
 
 
-def set_manifest(text: bytes) -> Callable[[Path], None]:
+def set_manifest(text: bytes) -> Callable[[Path], object]:
     return lambda folder: (folder / SUCCESS_FILE).write_bytes(text)
 
 

@@ -257,7 +257,7 @@ def test_exchange_path_swaps_in_one_step(target: Path, monkeypatch: pytest.Monke
         renames.append((Path(src).name, Path(dst).name))
         real_rename(src, dst)
 
-    monkeypatch.setattr(partition_module.os, "rename", spy_rename)
+    monkeypatch.setattr(os, "rename", spy_rename)
     write_partition(target, "run2", NEW)
     assert renames == []
     assert snapshot(target) == NEW

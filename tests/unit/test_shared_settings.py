@@ -48,7 +48,7 @@ class Example:
 REQUIRED_ENV = {"EX_URL": "http://127.0.0.1/x"}
 
 
-def settle(argv: list[str] | None = None, **env: str) -> Example:
+def settle(argv: list[str] | None = None, /, **env: str) -> Example:
     parser = argparse.ArgumentParser()
     add_arguments(parser, Example)
     return resolve(Example, parser.parse_args(argv or []), {**REQUIRED_ENV, **env})

@@ -294,7 +294,7 @@ def test_unknown_path_is_a_plain_text_404(path: str) -> None:
     with running() as sim:
         response = requests.get(
             f"{sim.url}{path}",
-            params={"date": DAY, "page": 1},
+            params={"date": DAY, "page": "1"},
             headers={"Authorization": sim.config.token},
             timeout=TIMEOUT,
         )
@@ -704,7 +704,7 @@ def test_cli_serves_on_a_free_port_and_stops_cleanly_on_sigterm() -> None:
         health = requests.get(f"{url}/health", timeout=TIMEOUT)
         sales = requests.get(
             f"{url}/sales",
-            params={"date": DAY, "page": 1},
+            params={"date": DAY, "page": "1"},
             headers={"Authorization": secret},
             timeout=TIMEOUT,
         )
