@@ -46,8 +46,9 @@ def unreferenced(store: SeaweedFS, bucket: str, partition: str) -> list[str]:
 
 def read_avro(data: bytes) -> list[dict[str, Any]]:
     """An Avro file's records, read with Apache's own ``avro`` library."""
-    with avro.datafile.DataFileReader(io.BytesIO(data), avro.io.DatumReader()) as records:
-        return list(records)
+    with avro.datafile.DataFileReader(io.BytesIO(data), avro.io.DatumReader()) as reader:
+        records: list[Any] = list(reader)  # the avro package's reader yields untyped datums
+    return records
 
 
 def as_served(record: Mapping[str, Any]) -> dict[str, Any]:
