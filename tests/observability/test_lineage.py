@@ -20,6 +20,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.objectstore.seaweed import SeaweedFS
+from tests.objectstore.support import reader
+
 from .receivers import DATES, LineageReceiver, Pushgateway, free_port, job_env, run_job, sim_settings
 
 DATA_NAMESPACE = "file://sales-pipeline"
@@ -351,3 +354,36 @@ def test_a_bad_lineage_or_metrics_setting_is_exit_2_before_any_work(
     assert message in result.stderr
     assert "secret-pw" not in result.stderr
     assert not (base / "raw" / "sales" / DATES[0]).exists(), "nothing written"
+
+
+def test_on_an_object_store_the_datasets_are_named_after_the_bucket(
+    tmp_path: Path, simulated: Any, lineage_receiver: LineageReceiver, seaweedfs: SeaweedFS
+) -> None:
+    """The naming spec's form for a store: namespace ``s3://<bucket>``, the key prefix in the names."""
+    bucket = seaweedfs.new_bucket()
+    env = {
+        **job_env(**sim_settings(simulated, tmp_path / "unused"), CONVERT_MAX_INVALID_RATIO="0.5"),
+        **seaweedfs.env(f"s3://{bucket}/lake"),
+        "OPENLINEAGE_URL": lineage_receiver.url,
+    }
+    assert run_job("extract_job", tmp_path, env, "--date", DATES[0]).code == 0
+    converted = run_job("convert_job", tmp_path, env, "--date", DATES[0])
+    assert converted.code == 0, converted.stderr
+
+    raw = reader(seaweedfs, bucket, "lake", "raw", "sales", DATES[0]).verify()
+    stg = reader(seaweedfs, bucket, "lake", "stg", "sales", DATES[0]).verify()
+    (extract,) = runs(lineage_receiver.events, "extract").values()
+    (convert,) = runs(lineage_receiver.events, "convert").values()
+    assert {e["run"]["runId"] for e in extract} == {raw["run_id"]}
+    assert {e["run"]["runId"] for e in convert} == {stg["run_id"]}
+    (written,) = extract[-1]["outputs"]
+    assert (written["namespace"], written["name"]) == (f"s3://{bucket}", "lake/raw/sales")
+    assert written["outputFacets"]["outputStatistics"]["rowCount"] == raw["records"]
+    (read,) = convert[-1]["inputs"]
+    assert (read["namespace"], read["name"]) == (f"s3://{bucket}", "lake/raw/sales")
+    assert read["facets"]["version"]["datasetVersion"] == f"{DATES[0]}/{raw['run_id']}", "joins extract's output"
+    names = {(d["namespace"], d["name"]) for d in convert[-1]["outputs"]}
+    assert names == {(f"s3://{bucket}", "lake/stg/sales"), (f"s3://{bucket}", "lake/quarantine/sales")}
+    staging = dataset(convert[-1]["outputs"], "lake/stg/sales")
+    assert staging["outputFacets"]["outputStatistics"]["rowCount"] == stg["records_written"]
+    assert seaweedfs.secret_key not in json.dumps(lineage_receiver.events)
