@@ -5,7 +5,7 @@
 out of here means the order of checks below is the whole behaviour:
 
 1. unknown path -> 404 plain text; ``/health`` -> 200
-2. rate limit exceeded -> 429 with Retry-After
+2. too many requests in progress, or rate limit exceeded -> 429 with Retry-After
 3. missing or wrong token -> 401
 4. bad ``date`` or ``page`` -> 400
 5. (the request now counts as an attempt at its (date, page))
@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from sales_api_sim import data
 from sales_api_sim.config import Fault, SimulatorConfig
-from sales_api_sim.faults import RandomErrors, RateLimiter, fault_for, retry_after_value
+from sales_api_sim.faults import ConcurrencyLimiter, RandomErrors, RateLimiter, fault_for, retry_after_value
 from sales_api_sim.stats import RequestStats
 from shared.dates import strict_date
 
@@ -81,31 +81,34 @@ class SalesApi:
         self.config = config
         self.stats = RequestStats() if stats is None else stats
         self._rate_limiter = None if config.rate_limit is None else RateLimiter(config.rate_limit)
+        self.concurrency = ConcurrencyLimiter(config.max_concurrent)
+        """The handler holds a request in it while answering (``crowded`` is its verdict)."""
         self._random_errors = RandomErrors(config.error_rate, config.seed)
         self._token = config.token.encode("ascii")
 
-    def respond(self, target: str, authorization: str | None) -> Response:
-        """Answer ``GET target``; ``authorization`` is the header value, if sent."""
+    def respond(self, target: str, authorization: str | None, crowded: bool = False) -> Response:
+        """Answer ``GET target``; ``authorization`` is the header value, if sent.
+
+        ``crowded``: more requests are in progress than ``max_concurrent`` allows.
+        """
         url = urlsplit(target)
         if url.path == "/health":
             return HEALTHY
         if url.path != "/sales":
             return NOT_FOUND_TEXT
         self.stats.count_request()
-        response = self._sales(url.query, authorization)
+        response = self._sales(url.query, authorization, crowded)
         self.stats.count_status(response.status)
         if self.config.latency:
             response = dataclasses.replace(response, delay=response.delay + self.config.latency)
         return response
 
-    def _sales(self, query: str, authorization: str | None) -> Response:
+    def _sales(self, query: str, authorization: str | None, crowded: bool) -> Response:
         config = self.config
+        if crowded:
+            return self._too_many("Too many concurrent requests")
         if self._rate_limiter is not None and not self._rate_limiter.allow():
-            return json_response(
-                429,
-                {"message": "Too many requests"},
-                headers=(("Retry-After", retry_after_value(config)),),
-            )
+            return self._too_many("Too many requests")
         if authorization is None:
             return message_response(401, "Missing Authorization header: send the API token as its value")
         if not self._token_matches(authorization):
@@ -126,6 +129,9 @@ class SalesApi:
             return message_response(404, PAGE_NOT_FOUND_MESSAGE)
         page_response = Response(200, data.render_page(config, day, page), JSON_TYPE)
         return _inject(page_response, fault_for(config, page, attempt), config.slow_seconds)
+
+    def _too_many(self, message: str) -> Response:
+        return json_response(429, {"message": message}, headers=(("Retry-After", retry_after_value(self.config)),))
 
     def _token_matches(self, authorization: str) -> bool:
         # Headers arrive decoded as Latin-1, so this round-trip never fails.

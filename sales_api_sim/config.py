@@ -146,6 +146,15 @@ class SimulatorConfig:
         group=BEHAVIOUR,
         help="maximum /sales requests per second across all clients, then 429; unset = no limit",
     )
+    max_concurrent: int | None = setting(
+        env="SIM_MAX_CONCURRENT",
+        flag="--max-concurrent",
+        default=None,
+        kind=Integer(minimum=1),
+        metavar="N",
+        group=BEHAVIOUR,
+        help="maximum /sales requests in progress at once across all clients, then 429; unset = no limit",
+    )
     retry_after: int = setting(
         env="SIM_RETRY_AFTER",
         flag="--retry-after",
@@ -153,7 +162,7 @@ class SimulatorConfig:
         kind=Integer(minimum=0),
         metavar="SECONDS",
         group=BEHAVIOUR,
-        help="seconds announced in Retry-After on 429",
+        help="seconds announced in Retry-After on 429 (rate limit, concurrency limit, --error-status 429)",
     )
     retry_after_format: RetryAfterFormat = setting(
         env="SIM_RETRY_AFTER_FORMAT",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import email.utils
 import math
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from sales_api_sim.config import Fault, SimulatorConfig
 
@@ -37,6 +38,31 @@ class RateLimiter:
                 return False
             self._admitted.append(now)
             return True
+
+
+class ConcurrencyLimiter:
+    """Counts the requests in progress; ``enter`` says whether one more is within ``limit``.
+
+    A request refused for crowding still counts while it is answered (its 429
+    takes the same latency), as it does on a real server.
+    """
+
+    def __init__(self, limit: int | None) -> None:
+        self._limit = limit
+        self._in_progress = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def enter(self) -> Iterator[bool]:
+        """Inside the block the request is in progress; yields False when it is one too many."""
+        with self._lock:
+            self._in_progress += 1
+            admitted = self._limit is None or self._in_progress <= self._limit
+        try:
+            yield admitted
+        finally:
+            with self._lock:
+                self._in_progress -= 1
 
 
 class RandomErrors:

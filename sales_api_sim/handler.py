@@ -37,8 +37,10 @@ class SalesRequestHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._discard_request_body()
-        response = self.server.api.respond(self.path, self.headers.get("Authorization"))
-        self._write(response)
+        api = self.server.api
+        with api.concurrency.enter() as admitted:
+            response = api.respond(self.path, self.headers.get("Authorization"), crowded=not admitted)
+            self._write(response)
 
     def _write(self, response: Response) -> None:
         if response.delay > 0:

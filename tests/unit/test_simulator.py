@@ -643,7 +643,7 @@ def test_cli_help_exits_0_and_names_every_env_var() -> None:
 
     assert result.returncode == 0
     declared = [spec for settings_class in cli.SETTINGS for spec in specs(settings_class)]
-    assert len(declared) == 22
+    assert len(declared) == 23
     text = " ".join(result.stdout.split())  # argparse wraps long help lines
     for spec in declared:
         assert f"{spec.flag} " in text and f"env {spec.env};" in text
@@ -722,3 +722,18 @@ def test_cli_serves_on_a_free_port_and_stops_cleanly_on_sigterm() -> None:
     assert sales.status_code == 200
     assert returncode == 0
     assert secret not in output
+
+
+def test_max_concurrent_answers_429_above_the_limit() -> None:
+    # Two requests held in progress by the latency; the third, sent meanwhile, is one too many.
+    config = SimulatorConfig(pages=5, records_per_page=1, max_concurrent=2, latency=0.5, retry_after=2)
+    with running(config) as sim:
+        api = sim.server.api
+        with api.concurrency.enter() as first, api.concurrency.enter() as second:
+            assert first and second
+            crowded = get_sales(sim, page=1)
+        after = get_sales(sim, page=1)
+    assert (crowded.status_code, crowded.headers["Retry-After"]) == (429, "2")
+    assert crowded.json() == {"message": "Too many concurrent requests"}
+    assert after.status_code == 200, "a slot freed is a slot again"
+    assert sim.stats.page_requests(DAY, 1) == 1, "a crowded request is not an attempt at the page"
