@@ -11,7 +11,7 @@ from functools import cached_property
 
 from extract_job.retry import parse_retry_after
 from extract_job.settings import DEFAULT_END_OF_PAGES
-from shared.errors import FatalApiError, RetriableApiError
+from shared.errors import FatalApiError, RetriableApiError, ThrottledApiError, TokenRejectedError
 
 SNIPPET_CHARS = 200
 """How much of an unexpected body an error message quotes."""
@@ -113,11 +113,12 @@ def classify(
     if status == 429 or 500 <= status <= 599:
         header = headers.get("Retry-After")
         quoted = f" (Retry-After: {header.strip()[:40]})" if header else ""
-        raise RetriableApiError(f"page {page}: HTTP {status}{quoted}", retry_after=parse_retry_after(header))
+        error: type[RetriableApiError] = ThrottledApiError if status == 429 else RetriableApiError
+        raise error(f"page {page}: HTTP {status}{quoted}", retry_after=parse_retry_after(header))
     if status == 401:
-        raise FatalApiError("the API rejected the token (401)")
+        raise TokenRejectedError("the API rejected the token (401)")
     if status == 403:
-        raise FatalApiError("the API refused access with this token (403)")
+        raise TokenRejectedError("the API refused access with this token (403)")
     if status == 400:
         raise FatalApiError(f"page {page}: the API rejected the request (400): {_api_message(body)}")
     raise FatalApiError(f"page {page}: unexpected HTTP {status}: {_api_message(body)}")

@@ -5,16 +5,18 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+from collections.abc import Callable
 from datetime import date
 
 from extract_job import TOOL
 from extract_job.client import SalesApiClient, Timeouts, make_session
-from extract_job.extract import extract_date, is_complete
+from extract_job.extract import DateJob, RangeRun, is_complete
 from extract_job.facts import describe
+from extract_job.ratecontrol import RateController
 from extract_job.retry import RetryPolicy
 from extract_job.settings import ExtractSettings, public_url
 from extract_job.watchdog import Watchdog
-from shared.cli import EXIT_CODES, Status, attempt, job_parser, os_error_message, report, run_main, start, worst
+from shared.cli import EXIT_CODES, Status, job_parser, os_error_message, report, run_main, start, worst
 from shared.config import load_environment
 from shared.dates import Clock, select_dates, system_clock
 from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError, PipelineError
@@ -92,11 +94,20 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
             end_of_pages=re.compile(settings.end_of_pages),
             watchdog=watchdog,
             max_page_bytes=settings.max_page_bytes,
+            control=RateController(settings.concurrency, settings.max_rps),
+            date_deadline=settings.date_deadline,
         )
-        outcomes = [
-            watch.attempt(day, lambda d: attempt(d, lambda d: _extract_one(d, partitions[d], settings, client), log))
-            for day in days
-        ]
+        jobs = [DateJob(day, partitions[day], _skip(day, partitions[day], settings)) for day in days]
+        run = RangeRun(
+            jobs,
+            client,
+            source,
+            settings.max_pages,
+            settings.allow_empty,
+            started=lambda day: watch.running([day]),
+            settled=watch.record,
+        )
+        outcomes = run.run()
         code = report(TOOL, outcomes, log)
         code = code if settings.raw_dir else worst([code, _record(stores.root(settings.base_dir), outcomes)])
         watch.finished(code)
@@ -129,21 +140,17 @@ def _partition(day: date, settings: ExtractSettings, stores: Stores) -> Partitio
     return stores.root(settings.base_dir).partition(RAW, day)
 
 
-def _extract_one(day: date, partition: Partition, settings: ExtractSettings, client: SalesApiClient) -> Status:
-    if settings.missing_only and is_complete(partition):
+def _skip(day: date, partition: Partition, settings: ExtractSettings) -> Callable[[], bool]:
+    """Whether ``day`` is to be skipped, asked when its turn comes: complete already, with ``--missing-only``."""
+
+    def skip() -> bool:
+        if not (settings.missing_only and is_complete(partition)):
+            return False
         partition.clean_leftovers()  # what a run killed after its swap left behind; no writer will run to remove it
         log.info("%s: already complete, skipped (--missing-only)", day)
-        return Status.SKIPPED
-    extract_date(
-        day,
-        partition,
-        client,
-        public_url(settings.api_url),
-        settings.concurrency,
-        settings.max_pages,
-        settings.allow_empty,
-    )
-    return Status.DONE
+        return True
+
+    return skip
 
 
 def main(argv: list[str] | None = None, clock: Clock = system_clock) -> int:

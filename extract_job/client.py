@@ -3,6 +3,11 @@
 Every request has a total deadline (``extract_job.watchdog``) and every answer a
 maximum size, read as a stream so a huge or endless body never fills memory.
 Waits between attempts end at once when the run is stopped.
+
+Every request first asks the run's one ``RateController`` for its turn, and
+reports a throttle to it: a 429 (or a 503 with Retry-After) pauses every worker,
+not only this one. A 429 is the server's instruction, not a failure of the
+page: it does not use up an attempt; the date's deadline bounds it instead.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ from requests.auth import AuthBase
 from requests.models import PreparedRequest
 
 from extract_job.classify import Page, classify
+from extract_job.ratecontrol import RateController
 from extract_job.retry import RetryPolicy
 from extract_job.settings import DEFAULT_END_OF_PAGES, public_url
 from extract_job.watchdog import Watchdog, watched_adapter
-from shared.errors import ApiError, FatalApiError, RetriableApiError
+from shared.errors import ApiError, FatalApiError, RetriableApiError, ThrottledApiError
 from shared.manifest import tool_version
 
 log = logging.getLogger(__name__)
@@ -100,6 +106,8 @@ class SalesApiClient:
         end_of_pages: re.Pattern[str] = re.compile(DEFAULT_END_OF_PAGES),
         watchdog: Watchdog | None = None,
         max_page_bytes: int = 64 * 1024 * 1024,
+        control: RateController | None = None,
+        date_deadline: float | None = None,
     ) -> None:
         self._session = session
         self._url = url
@@ -110,31 +118,80 @@ class SalesApiClient:
         self._rng = rng or random.Random()
         self._end_of_pages = end_of_pages
         self._max_bytes = max_page_bytes
+        self.control = control or RateController(concurrency=1)
+        self._date_deadline = date_deadline
 
     def stop(self) -> None:
         """Make every request in flight and every wait end now (from any thread, e.g. on a signal)."""
         self._watchdog.stop()
 
-    def fetch_page(self, day: date, page: int) -> Page | None:
-        """The page, or None past the last page. Raises ``ApiError`` once retrying is pointless or exhausted."""
+    def fetch_page(self, day: date, page: int, started: float | None = None) -> Page | None:
+        """The page, or None past the last page. Raises ``ApiError`` once retrying is pointless or exhausted.
+
+        ``started``: when the date's first request went out (on the controller's
+        clock); with a date deadline, the page gives up when it has passed,
+        however much of that time was spent paused.
+        """
         attempts = self._policy.max_attempts
-        for attempt in range(1, attempts + 1):
-            self._check_stopped(page)
+        attempt = throttles = 0
+        deadline = None if started is None or self._date_deadline is None else started + self._date_deadline
+        while True:
+            self._wait_turn(day, page, deadline)
+            sent_at = self.control.now()
             try:
-                return self._get(day, page)
+                answer = self._get(day, page)
+            except ThrottledApiError as exc:
+                failure: RetriableApiError = exc
+                throttles += 1
             except RetriableApiError as exc:
                 failure = exc
+                attempt += 1
+            else:
+                self.control.succeeded()
+                return answer
             if failure.retry_after is not None and failure.retry_after > self._policy.max_retry_after:
                 raise RetriableApiError(
                     f"{failure}: the API asks to wait {failure.retry_after:g}s, longer than "
                     f"--max-retry-after {self._policy.max_retry_after:g}s; not waiting"
                 )
-            if attempt < attempts:
+            if isinstance(failure, ThrottledApiError):
+                delay = self._policy.delay(throttles, failure.retry_after, self._rng)
+                log.warning("%s %s; every request pauses, retrying in %.2fs", day, failure, delay)
+            elif attempt >= attempts:
+                # Plain ApiError (exit 1: a later run may succeed), not RetriableApiError: nothing retries it here.
+                raise ApiError(f"page {page}: gave up after {attempts} attempts; last error: {failure}")
+            else:
                 delay = self._policy.delay(attempt, failure.retry_after, self._rng)
                 log.warning("%s %s; attempt %d of %d, retrying in %.2fs", day, failure, attempt, attempts, delay)
-                self._sleep(delay)
-        # Plain ApiError (exit 1: a later run may succeed), not RetriableApiError: nothing retries it again here.
-        raise ApiError(f"page {page}: gave up after {attempts} attempts; last error: {failure}")
+            if isinstance(failure, ThrottledApiError) or failure.retry_after is not None:
+                # The API says when: every worker waits (an overloaded API is not helped by the others either).
+                self.control.throttled(sent_at, delay)
+            self._wait(delay, day, page, deadline)
+
+    def _wait_turn(self, day: date, page: int, deadline: float | None) -> None:
+        """Wait until the controller lets this request go."""
+        while True:
+            self._check_stopped(page)
+            wait = self.control.reserve()
+            if wait <= 0:
+                self._check_deadline(day, page, deadline)
+                return
+            self._wait(wait, day, page, deadline)
+
+    def _wait(self, seconds: float, day: date, page: int, deadline: float | None) -> None:
+        """Sleep ``seconds`` (a stop ends it at once); give up when the date's deadline comes first."""
+        if deadline is not None and self.control.now() + seconds >= deadline:
+            self._sleep(max(0.0, deadline - self.control.now()))
+            self._check_stopped(page)
+            self._check_deadline(day, page, deadline)
+        self._sleep(seconds)
+
+    def _check_deadline(self, day: date, page: int, deadline: float | None) -> None:
+        if deadline is not None and self.control.now() >= deadline:
+            raise ApiError(
+                f"page {page}: {day} was not complete within --date-deadline {self._date_deadline:g}s "
+                f"(the API kept throttling or failing)"
+            )
 
     def _check_stopped(self, page: int) -> None:
         if self._watchdog.stopped.is_set():

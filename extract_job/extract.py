@@ -1,9 +1,17 @@
-"""Extract one date: every page into a fresh partition, the manifest last, then an atomic swap."""
+"""Extract dates: every page of a date into a fresh partition, the manifest last, then an atomic swap.
+
+``RangeRun`` drives every date of a run through one scheduler
+(``extract_job.scheduler``); ``extract_date`` is the same for a single date.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -11,9 +19,11 @@ from typing import Any
 from extract_job import TOOL
 from extract_job.classify import Page
 from extract_job.client import SalesApiClient
-from extract_job.pagination import fetch_all
+from extract_job.pagination import Paginator
+from extract_job.scheduler import Lane, Scheduler, fixed_limit
 from shared import observe
-from shared.errors import DataError, PartitionError
+from shared.cli import attempt
+from shared.errors import DataError, PartitionError, TokenRejectedError
 from shared.filenames import page_file_name
 from shared.manifest import (
     FileEntry,
@@ -21,6 +31,7 @@ from shared.manifest import (
     new_run_id,
     utc_now,
 )
+from shared.outcomes import Outcome, Status
 from shared.storage import Partition, as_partition
 from shared.testhook import reached
 from shared.zones import RAW
@@ -52,6 +63,195 @@ def is_complete(partition: Path | Partition) -> bool:
     return True
 
 
+class DateRun(Lane):
+    """One date of a run: its pages go into a fresh partition as they arrive; ``commit`` swaps it into place.
+
+    Opened (its writer's temporary folder made) only when the scheduler takes
+    it up; closing it without a commit discards the temporary folder and leaves
+    the previous partition as it was.
+    """
+
+    def __init__(
+        self,
+        day: date,
+        partition: Partition,
+        client: SalesApiClient,
+        source: str,
+        max_pages: int,
+        allow_empty: bool,
+        stack: contextlib.ExitStack,
+    ) -> None:
+        super().__init__(Paginator(max_pages))
+        self.day = day
+        self.partition = partition
+        self._client = client
+        self._source = source
+        self._allow_empty = allow_empty
+        self.started_at = utc_now()
+        self._clock = time.monotonic()
+        self._first_request = client.control.now()
+        self.run_id = new_run_id()
+        self._entries: dict[int, FileEntry] = {}
+        self._close = contextlib.ExitStack()
+        self._writer = self._close.enter_context(partition.writer(self.run_id))
+        stack.callback(self._close.close)
+
+    def fetch(self, number: int) -> Page | None:
+        # Runs in the fetching threads: a page goes to disk as soon as it arrives, off the main thread.
+        page = self._client.fetch_page(self.day, number, started=self._first_request)
+        if page is not None:
+            self._writer.write_bytes(page_file_name(self.day, number), page.body)
+            reached("extract.page-stored")
+        return page
+
+    def sink(self, page: Page) -> None:
+        self._entries[page.number] = FileEntry(
+            self._writer.listed_name(page_file_name(self.day, page.number)), page.records, len(page.body), page.sha256
+        )
+
+    def close(self) -> None:
+        """Discard the temporary folder unless committed; the previous partition stays as it was."""
+        self._close.close()
+
+    def commit(self, pages: int) -> dict[str, Any]:
+        """Replace the partition with the ``pages`` pages fetched; returns the manifest."""
+        numbers = [n for n in sorted(self._entries) if n <= pages]
+        files = [self._entries[n] for n in numbers]
+        self._writer.keep_only({page_file_name(self.day, n) for n in numbers})  # drop pages past the end
+        if not files and not self._allow_empty:
+            _refuse_emptying(self.day, self.partition)
+        manifest = new_manifest(
+            zone=RAW,
+            day=self.day,
+            tool=TOOL,
+            run_id=self.run_id,
+            started_at=self.started_at,
+            files=files,
+            pages=pages,
+            records=sum(f.records for f in files),
+            bytes=sum(f.bytes for f in files),
+            source=self._source,
+        )
+        reached("extract.before-commit")
+        self._writer.commit(manifest)
+        observe.committed(manifest)
+        self.close()
+        self._log(manifest)
+        return manifest
+
+    def _log(self, manifest: dict[str, Any]) -> None:
+        seconds = round(time.monotonic() - self._clock, 3)
+        log.info(
+            "%s: %d pages, %d records, %d bytes in %.2fs -> %s",
+            self.day,
+            manifest["pages"],
+            manifest["records"],
+            manifest["bytes"],
+            seconds,
+            self.partition,
+            extra={
+                "date": self.day.isoformat(),
+                "pages": manifest["pages"],
+                "records": manifest["records"],
+                "bytes": manifest["bytes"],
+                "seconds": seconds,
+                "run_id": self.run_id,
+            },
+        )
+
+
+@dataclass(frozen=True)
+class DateJob:
+    """A date to extract into ``partition``; ``skip`` (called when its turn comes) says it is done already."""
+
+    day: date
+    partition: Partition
+    skip: Callable[[], bool] = lambda: False
+
+
+@dataclass
+class RangeRun:
+    """Every date of a range through one scheduler: pipelined, each committed on its own, outcomes per date.
+
+    ``run`` returns one outcome per date, in the order given: done, skipped,
+    failed, or not attempted when a rejected token stopped the run before the
+    date's turn (or while its pages were in flight). ``started`` hears of a
+    date when its first request is about to go, ``settled`` of each outcome as
+    soon as it is known; never two calls at once.
+    """
+
+    jobs: list[DateJob]
+    client: SalesApiClient
+    source: str
+    max_pages: int
+    allow_empty: bool = False
+    started: Callable[[date], object] = lambda day: None
+    settled: Callable[[Outcome], object] = lambda outcome: None
+    requests: int = 0
+    _outcomes: dict[date, Outcome] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self) -> list[Outcome]:
+        with contextlib.ExitStack() as stack:
+            scheduler = Scheduler(
+                self._lanes(stack),
+                self._settle,
+                lambda: self.client.control.limit,
+                pool_size=self.client.control.ceiling,
+                stops_run=lambda exc: isinstance(exc, TokenRejectedError),
+                abort=self.client.stop,
+            )
+            scheduler.run()
+            self.requests = scheduler.requests
+            for lane in scheduler.left:
+                assert isinstance(lane, DateRun)
+                lane.close()
+        for job in self.jobs:
+            if job.day not in self._outcomes:
+                self._record(Outcome(job.day, Status.NOT_ATTEMPTED, str(scheduler.stopped_by or "")))
+        return [self._outcomes[job.day] for job in self.jobs]
+
+    def _record(self, outcome: Outcome) -> None:
+        with self._lock:  # dates are opened in the scheduling thread, settled in this one
+            self._outcomes[outcome.day] = outcome
+            self.settled(outcome)
+
+    def _lanes(self, stack: contextlib.ExitStack) -> Iterator[Lane]:
+        """The dates, each opened only when the scheduler takes it up (so at most its bound are open)."""
+        for job in self.jobs:
+            opened: list[DateRun] = []
+
+            def start(day: date, job: DateJob = job, opened: list[DateRun] = opened) -> Status:
+                if job.skip():
+                    return Status.SKIPPED
+                with self._lock:
+                    self.started(day)
+                opened.append(
+                    DateRun(day, job.partition, self.client, self.source, self.max_pages, self.allow_empty, stack)
+                )
+                return Status.DONE
+
+            outcome = attempt(job.day, start, log)
+            if opened:
+                yield opened[0]
+            else:
+                self._record(outcome)
+
+    def _settle(self, lane: Lane, result: int | BaseException) -> None:
+        assert isinstance(lane, DateRun)
+
+        def finish(day: date) -> Status:
+            try:
+                if isinstance(result, BaseException):
+                    raise result
+                lane.commit(result)
+            finally:
+                lane.close()
+            return Status.DONE
+
+        self._record(replace(attempt(lane.day, finish, log), started_at=lane.started_at))
+
+
 def extract_date(
     day: date,
     partition: Path | Partition,
@@ -66,61 +266,18 @@ def extract_date(
     A date the API answers with no sales does not replace a complete partition
     holding records (``DataError``) unless ``allow_empty``. Returns the committed manifest.
     """
-    started, clock = utc_now(), time.monotonic()
-    run_id = new_run_id()
-    entries: dict[int, FileEntry] = {}
-    target = as_partition(partition)
-    with target.writer(run_id) as writer:
+    manifests: list[dict[str, Any]] = []
 
-        def fetch_and_store(number: int) -> Page | None:
-            # Runs in the fetching threads: a page goes to disk as soon as it arrives, off the main thread.
-            page = client.fetch_page(day, number)
-            if page is not None:
-                writer.write_bytes(page_file_name(day, number), page.body)
-                reached("extract.page-stored")
-            return page
+    def settle(lane: Lane, result: int | BaseException) -> None:
+        assert isinstance(lane, DateRun)
+        try:
+            if isinstance(result, BaseException):
+                raise result
+            manifests.append(lane.commit(result))
+        finally:
+            lane.close()
 
-        def keep(page: Page) -> None:
-            entries[page.number] = FileEntry(
-                writer.listed_name(page_file_name(day, page.number)), page.records, len(page.body), page.sha256
-            )
-
-        pages = fetch_all(fetch_and_store, keep, concurrency, max_pages, abort=client.stop)
-        files = [entries[n] for n in sorted(entries) if n <= pages]
-        writer.keep_only({page_file_name(day, n) for n in sorted(entries) if n <= pages})  # drop pages past the end
-        if not files and not allow_empty:
-            _refuse_emptying(day, target)
-        manifest = new_manifest(
-            zone=RAW,
-            day=day,
-            tool=TOOL,
-            run_id=run_id,
-            started_at=started,
-            files=files,
-            pages=pages,
-            records=sum(f.records for f in files),
-            bytes=sum(f.bytes for f in files),
-            source=source,
-        )
-        reached("extract.before-commit")
-        writer.commit(manifest)
-        observe.committed(manifest)
-    seconds = round(time.monotonic() - clock, 3)
-    log.info(
-        "%s: %d pages, %d records, %d bytes in %.2fs -> %s",
-        day,
-        pages,
-        manifest["records"],
-        manifest["bytes"],
-        seconds,
-        target,
-        extra={
-            "date": day.isoformat(),
-            "pages": pages,
-            "records": manifest["records"],
-            "bytes": manifest["bytes"],
-            "seconds": seconds,
-            "run_id": run_id,
-        },
-    )
-    return manifest
+    with contextlib.ExitStack() as stack:
+        run = DateRun(day, as_partition(partition), client, source, max_pages, allow_empty, stack)
+        Scheduler(iter([run]), settle, fixed_limit(concurrency), abort=client.stop).run()
+    return manifests[0]

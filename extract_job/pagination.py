@@ -1,33 +1,40 @@
-"""Concurrent pagination: fetch ahead of the known end, stop at the first page past it.
+"""Concurrent pagination of one date: fetch ahead of the known end, stop at the first page past it.
 
-The API only says where the pages end by answering "no such page", so up to
-``concurrency`` pages are in flight at once, each new request going to the next
-page number, until a page comes back as the end. Pages past the end that were
-already requested are never kept, and the API is held to its own end: one that
-holds records fails the date (no request is made only to look). Two consecutive
-pages with the same body fail it as soon as both are in: the API is ignoring
-the page number and would answer up to ``max_pages`` times.
+The API only says where the pages end by answering "no such page", so pages
+are requested ahead of the answers, each new request going to the next page
+number, until a page comes back as the end. How far ahead is the scheduler's
+choice (``extract_job.scheduler``): page ``n + 1`` once page ``n`` is in is
+always needed; further pages when the run's estimate says they are likely, or
+when the pool has nothing better to do. Pages past the end that were already
+requested are never kept, and the API is held to its own end: one that holds
+records fails the date (no request is made only to look). Two consecutive pages
+with the same body fail it as soon as both are in: the API is ignoring the page
+number and would answer up to ``max_pages`` times.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from extract_job.classify import Page
+from extract_job.estimate import PageEstimate, Tier
+from extract_job.scheduler import Lane, Scheduler, fixed_limit
 from shared.errors import FatalApiError
+
+IDLE_SHARE = 0.2
+"""With nothing better to do, a page is requested when this share of comparable dates reached it."""
 
 
 class Paginator:
     """Owns the pagination state: what is in flight, where the end is, which page failed first."""
 
-    def __init__(self, concurrency: int, max_pages: int) -> None:
-        self.concurrency = concurrency
+    def __init__(self, max_pages: int) -> None:
         self.max_pages = max_pages
         self.next_page = 1
         self.end: int | None = None  # the first page number known to be past the last page
         self.errors: dict[int, BaseException] = {}
         self.digests: dict[int, str] = {}  # page number -> sha256, of the pages that held records
+        self.short = False  # a page held fewer records than the run's fullest: likely the last
 
     def arrived(self, page: Page) -> None:
         """Note a page with records; a copy of its neighbour fails the run from that page on."""
@@ -37,6 +44,30 @@ class Paginator:
                 self.errors[after] = FatalApiError(
                     f"pages {before} and {after} are identical; the API seems to ignore the page number"
                 )
+
+    def next_request(self, estimate: PageEstimate, tier: Tier) -> int | None:
+        """The page number to request next if it is worth it at ``tier``, or None.
+
+        ``CERTAIN``: the page right after the last one in, needed either way (a
+        page, or the end). ``LIKELY``: most comparable dates reached it
+        (``PageEstimate``). ``IDLE``, when the pool has free slots nothing else
+        fills: with nothing known about the API's dates, fetch ahead as far as
+        the pool allows (the only way one date goes fast); with an estimate,
+        whatever it does not rule out.
+        """
+        if not self.wanted():
+            return None
+        number, known = self.next_page, max(self.digests, default=0)
+        if number <= known + 1:
+            return number
+        if tier is Tier.CERTAIN:
+            return None
+        if tier is Tier.IDLE:
+            likely = estimate.likely_needed(number, known, IDLE_SHARE)
+            return number if likely is None or likely else None
+        if self.short:
+            return None
+        return number if estimate.likely_needed(number, known) else None
 
     def ended(self, number: int) -> None:
         self.end = min(number, self.end or number)
@@ -72,7 +103,7 @@ def fetch_all(
     max_pages: int,
     abort: Callable[[], None] = lambda: None,
 ) -> int:
-    """Fetch every page with ``fetch`` (in worker threads), hand each to ``sink`` (in this thread).
+    """Fetch every page of one date with ``fetch`` (in worker threads), hand each to ``sink`` (in this thread).
 
     Returns the number of pages. ``sink`` sees each page as it arrives, in
     completion order, so memory holds at most ``concurrency`` pages. A page that
@@ -84,39 +115,19 @@ def fetch_all(
     must wake the fetching threads (blocked in a read or a wait), so the pool's
     shutdown does not wait out their requests.
     """
-    state = Paginator(concurrency, max_pages)
-    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="page") as pool:
-        try:
-            _drive(pool, state, fetch, sink)
-        except BaseException:
-            abort()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
-    return state.outcome()
+    result: list[int] = []
 
+    class One(Lane):
+        def fetch(self, number: int) -> Page | None:
+            return fetch(number)
 
-def _drive(
-    pool: ThreadPoolExecutor, state: Paginator, fetch: Callable[[int], Page | None], sink: Callable[[Page], None]
-) -> None:
-    """Keep ``state.concurrency`` pages in flight until nothing more is wanted."""
-    in_flight: dict[Future[Page | None], int] = {}
-    while True:
-        while len(in_flight) < state.concurrency and state.wanted():
-            in_flight[pool.submit(fetch, state.next_page)] = state.next_page
-            state.next_page += 1
-        if not in_flight:
-            return
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        for future in done:
-            number = in_flight.pop(future)
-            try:
-                page = future.result()
-            except Exception as exc:
-                state.errors[number] = exc
-                continue
-            if page is None:
-                state.ended(number)
-                continue
-            state.arrived(page)
-            if state.end is None or number < state.end:
-                sink(page)
+        def sink(self, page: Page) -> None:
+            sink(page)
+
+    def settle(lane: Lane, pages: int | BaseException) -> None:
+        if isinstance(pages, BaseException):
+            raise pages
+        result.append(pages)
+
+    Scheduler(iter([One(Paginator(max_pages))]), settle, fixed_limit(concurrency), abort=abort).run()
+    return result[0]

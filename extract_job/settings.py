@@ -166,6 +166,26 @@ class ExtractSettings(ObservabilitySettings, JobSettings):
         group=HTTP_GROUP,
         help="longest one request may take in all, connecting and reading the whole body",
     )
+    max_rps: float | None = setting(
+        env="EXTRACT_MAX_RPS",
+        flag="--max-rps",
+        default=None,
+        kind=Number(above=0, maximum=100_000),
+        metavar="N",
+        group=HTTP_GROUP,
+        help="client-side limit of requests per second, for APIs that publish theirs; unset = none, the job "
+        "still slows down by itself when the API answers 429",
+    )
+    date_deadline: float = setting(
+        env="EXTRACT_DATE_DEADLINE",
+        flag="--date-deadline",
+        default=3600.0,
+        kind=Number(above=0, maximum=MAX_SECONDS),
+        metavar="SECONDS",
+        group=HTTP_GROUP,
+        help="a date still not complete this long after its first request fails (exit 1), time paused by 429s "
+        "included: a permanently throttled API still ends",
+    )
     max_page_bytes: int = setting(
         env="EXTRACT_MAX_PAGE_BYTES",
         flag="--max-page-bytes",

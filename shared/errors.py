@@ -8,9 +8,11 @@ Every class carries the exit code of the contract (docs: README, exit codes):
     ├── ConfigError               bad flags or environment; nothing written (2)
     ├── RetriableError            a later retry may succeed (1)
     │   ├── RetriableApiError     timeouts, 429, 5xx after the last attempt, bad bodies
+    │   │   └── ThrottledApiError the API asks the client to slow down (429)
     │   └── RetriableStorageError object store unreachable, throttled, 5xx
     ├── PermanentError            nothing succeeds until someone changes something (3)
     │   ├── FatalApiError         401, 403, 400, a wrong URL, an inconsistent API
+    │   │   └── TokenRejectedError 401, 403: the same for every date, so a range stops at once
     │   ├── FatalStorageError     access denied, bucket missing, wrong credentials
     │   ├── PartitionError        a partition is missing, partial or altered
     │   └── DataError             the data itself is unacceptable (too many invalid records)
@@ -74,8 +76,16 @@ class RetriableApiError(ApiError, RetriableError):
         self.retry_after = retry_after
 
 
+class ThrottledApiError(RetriableApiError):
+    """The API asks the client to slow down (429): an instruction to every worker, not a failure of the page."""
+
+
 class FatalApiError(ApiError, PermanentError):
     """An API failure another attempt cannot fix."""
+
+
+class TokenRejectedError(FatalApiError):
+    """The API refuses the token (401, 403): no other date can succeed either."""
 
 
 class StorageError(PipelineError):

@@ -161,20 +161,19 @@ def test_success_exit_code_and_quiet_stdout(simulator, workspace, run_subprocess
     assert (result.code, result.stdout, result.error_lines("extract_job")) == (0, "", [])
 
 
-def test_bad_token_exits_3_with_one_line_per_date_and_writes_nothing(simulator, workspace, run_subprocess) -> None:
+def test_bad_token_stops_the_range_with_one_line_and_writes_nothing(simulator, workspace, run_subprocess) -> None:
+    # A rejected token is the same for every date: the first answer stops the range (issue 14).
     sim = simulator(token=TOKEN, records_per_page=RECORDS)
     result = run_subprocess(
         workspace.for_simulator(sim, token="wrong-token"), "--start", DATES[0], "--end", DATES[1], "--concurrency", "1"
     )
     assert result.code == 3
-    assert result.error_lines("extract_job") == [
-        f"extract_job: {DATES[0]}: the API rejected the token (401)",
-        f"extract_job: {DATES[1]}: the API rejected the token (401)",
-    ]
+    assert result.error_lines("extract_job") == [f"extract_job: {DATES[0]}: the API rejected the token (401)"]
+    assert "2 date(s): 0 done, 0 skipped, 1 failed, 1 not attempted" in result.stderr
     assert all_files(workspace.base) == [], "nothing written"
     zone = workspace.partition(DATES[0]).parent
     assert not zone.exists() or list(zone.iterdir()) == [], "no partitions, no leftovers"
-    assert sim.stats.responses_by_status == {401: 2}, "one request per date: a rejected token is not retried"
+    assert sim.stats.responses_by_status == {401: 1}, "one request in all: the range stopped at the first 401"
 
 
 def test_bad_token_single_date(simulator, workspace, run_subprocess) -> None:

@@ -289,7 +289,8 @@ def test_a_retry_after_within_the_cap_is_waited_for(hostile_api: Server, base: P
     result = extract(hostile_api(server), base, tmp_path, "--max-attempts", "2", "--concurrency", "1")
 
     assert result.code == 0, result.stderr
-    assert "HTTP 429 (Retry-After: 1); attempt 1 of 2, retrying in 1.00s" in result.stderr
+    # A 429 pauses every request and uses up no attempt (issue 14).
+    assert "HTTP 429 (Retry-After: 1); every request pauses, retrying in 1.00s" in result.stderr
 
 
 # --- Every kind of answer a real server (or something that is not one) can give ------------------------------

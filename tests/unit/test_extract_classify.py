@@ -8,7 +8,7 @@ from typing import cast
 import pytest
 
 from extract_job.classify import Page, classify
-from shared.errors import FatalApiError, RetriableApiError
+from shared.errors import FatalApiError, RetriableApiError, ThrottledApiError, TokenRejectedError
 
 PAGE = 3
 TWO_RECORDS = b'[{"client": "A", "price": 1}, {"client": "B", "price": 2}]'
@@ -26,8 +26,16 @@ def retriable(message: str, retry_after: float | None = None) -> tuple[type, str
     return (RetriableApiError, message, retry_after)
 
 
+def throttled(message: str, retry_after: float | None = None) -> tuple[type, str, float | None]:
+    return (ThrottledApiError, message, retry_after)
+
+
 def fatal(message: str) -> tuple[type, str, None]:
     return (FatalApiError, message, None)
+
+
+def rejected(message: str) -> tuple[type, str, None]:
+    return (TokenRejectedError, message, None)
 
 
 # (status, headers, body) -> a Page, END, or (exception type, message fragment, retry_after)
@@ -63,17 +71,19 @@ CASES = [
         429,
         {"Retry-After": "7"},
         b'{"message": "Too many requests"}',
-        retriable("HTTP 429", 7.0),
+        throttled("HTTP 429", 7.0),
         id="429-retry-after-seconds",
     ),
-    pytest.param(429, {}, b"", retriable("HTTP 429", None), id="429-without-retry-after"),
-    pytest.param(429, {"Retry-After": "soon"}, b"", retriable("HTTP 429", None), id="429-garbage-retry-after"),
+    pytest.param(429, {}, b"", throttled("HTTP 429", None), id="429-without-retry-after"),
+    pytest.param(429, {"Retry-After": "soon"}, b"", throttled("HTTP 429", None), id="429-garbage-retry-after"),
     pytest.param(500, {}, b"oops", retriable("HTTP 500"), id="500-retriable"),
     pytest.param(502, {}, b"<html>bad gateway</html>", retriable("HTTP 502"), id="502-retriable"),
     pytest.param(503, {"Retry-After": "2"}, b"", retriable("HTTP 503", 2.0), id="503-retry-after"),
     pytest.param(599, {}, b"", retriable("HTTP 599"), id="599-retriable"),
-    pytest.param(401, {}, b'{"message": "Invalid token"}', fatal("the API rejected the token (401)"), id="401-fatal"),
-    pytest.param(403, {}, b"", fatal("the API refused access with this token (403)"), id="403-fatal"),
+    pytest.param(
+        401, {}, b'{"message": "Invalid token"}', rejected("the API rejected the token (401)"), id="401-fatal"
+    ),
+    pytest.param(403, {}, b"", rejected("the API refused access with this token (403)"), id="403-fatal"),
     pytest.param(
         400,
         {},

@@ -14,8 +14,10 @@ import responses
 from responses import matchers
 
 from extract_job.client import SalesApiClient, Timeouts, make_session
+from extract_job.ratecontrol import RateController
 from extract_job.retry import RetryPolicy
 from shared.errors import ApiError, FatalApiError, RetriableApiError
+from tests.unit.fake_clock import Sleeps
 
 URL = "http://sales.test/sales"
 TOKEN = "unit-test-token-5f1c"
@@ -30,18 +32,24 @@ def api() -> Iterator[responses.RequestsMock]:
 
 
 @pytest.fixture
-def sleeps() -> list[float]:
-    return []
+def sleeps() -> Sleeps:
+    return Sleeps()
 
 
-def make_client(sleeps: list[float], max_attempts: int = 4, max_retry_after: float = 300.0) -> SalesApiClient:
+def make_client(
+    sleeps: Sleeps, max_attempts: int = 4, max_retry_after: float = 300.0, date_deadline: float | None = None
+) -> SalesApiClient:
+    """A client whose waits go to a fake clock (``sleeps`` is that clock's record): nothing really sleeps."""
+    clock = sleeps.clock
     return SalesApiClient(
         make_session(TOKEN, 2),
         URL,
         RetryPolicy(max_attempts=max_attempts, base_delay=0.2, max_delay=1.0, max_retry_after=max_retry_after),
         Timeouts(connect=1.5, read=2.5),
-        sleep=sleeps.append,
+        sleep=clock.sleep,
         rng=random.Random(0),
+        control=RateController(concurrency=2, clock=clock),
+        date_deadline=date_deadline,
     )
 
 
@@ -83,7 +91,7 @@ def register(api: responses.RequestsMock, answers: list[dict[str, Any]]) -> None
     ],
 )
 def test_transient_failures_are_retried_until_success(
-    api: responses.RequestsMock, sleeps: list[float], failures: list[dict[str, object]]
+    api: responses.RequestsMock, sleeps: Sleeps, failures: list[dict[str, object]]
 ) -> None:
     register(api, [*failures, ok()])
     page = make_client(sleeps).fetch_page(DAY, 2)
@@ -108,7 +116,7 @@ def test_transient_failures_are_retried_until_success(
     ],
 )
 def test_retry_after_is_honoured(
-    api: responses.RequestsMock, sleeps: list[float], code: int, retry_after: str, expected_sleep: float
+    api: responses.RequestsMock, sleeps: Sleeps, code: int, retry_after: str, expected_sleep: float
 ) -> None:
     register(api, [status(code, **{"Retry-After": retry_after}), ok()])
     assert make_client(sleeps, max_retry_after=10.0).fetch_page(DAY, 1) is not None
@@ -119,7 +127,7 @@ def test_retry_after_is_honoured(
     "retry_after", ["11", "9999", "Thu, 01 Jan 2099 00:00:00 GMT"], ids=["just-above", "huge", "far-http-date"]
 )
 def test_a_retry_after_above_the_cap_fails_the_attempt_at_once(
-    api: responses.RequestsMock, sleeps: list[float], retry_after: str
+    api: responses.RequestsMock, sleeps: Sleeps, retry_after: str
 ) -> None:
     register(api, [status(503, **{"Retry-After": retry_after}), ok()])
     with pytest.raises(RetriableApiError, match=rf"HTTP 503 \(Retry-After: {re.escape(retry_after)}\).*not waiting"):
@@ -146,7 +154,7 @@ def test_a_retry_after_above_the_cap_fails_the_attempt_at_once(
     ],
 )
 def test_fatal_answers_are_not_retried(
-    api: responses.RequestsMock, sleeps: list[float], answer: dict[str, object], message: str
+    api: responses.RequestsMock, sleeps: Sleeps, answer: dict[str, object], message: str
 ) -> None:
     register(api, [answer, ok()])
     with pytest.raises(FatalApiError) as caught:
@@ -160,14 +168,13 @@ def test_fatal_answers_are_not_retried(
     ("answer", "last_error"),
     [
         pytest.param(status(503), "HTTP 503", id="always-503"),
-        pytest.param(status(429, **{"Retry-After": "1"}), "HTTP 429", id="always-429"),
         pytest.param(failure(requests.ConnectionError("refused")), "connection failed", id="always-refused"),
         pytest.param(failure(requests.ReadTimeout("slow")), "timed out", id="always-timeout"),
         pytest.param(status(200, b"<html/>"), "not valid JSON", id="always-html"),
     ],
 )
 def test_gives_up_after_max_attempts(
-    api: responses.RequestsMock, sleeps: list[float], answer: dict[str, object], last_error: str
+    api: responses.RequestsMock, sleeps: Sleeps, answer: dict[str, object], last_error: str
 ) -> None:
     register(api, [answer])
     with pytest.raises(ApiError) as caught:
@@ -180,7 +187,35 @@ def test_gives_up_after_max_attempts(
     assert len(sleeps) == 2, "no wait after the last attempt"
 
 
-def test_single_attempt_policy_never_sleeps(api: responses.RequestsMock, sleeps: list[float]) -> None:
+def test_a_429_does_not_use_up_attempts(api: responses.RequestsMock, sleeps: Sleeps) -> None:
+    # The server's instruction to slow down, not a failure of the page: more 429s than attempts, then the page.
+    register(api, [status(429, **{"Retry-After": "1"})] * 4 + [ok()])
+    assert make_client(sleeps, max_attempts=2).fetch_page(DAY, 3) is not None
+    assert (len(api.calls), sleeps) == (5, [1.0] * 4)
+
+
+def test_throttling_ends_at_the_date_deadline(api: responses.RequestsMock, sleeps: Sleeps) -> None:
+    register(api, [status(429, **{"Retry-After": "2"})])
+    client = make_client(sleeps, max_attempts=3, date_deadline=7.0)
+    with pytest.raises(ApiError) as caught:
+        client.fetch_page(DAY, 4, started=sleeps.clock())
+    assert not isinstance(caught.value, RetriableApiError), "the date failed: nothing retries it here"
+    assert str(caught.value) == (
+        f"page 4: {DAY} was not complete within --date-deadline 7s (the API kept throttling or failing)"
+    )
+    assert len(api.calls) == 4, "requests at 0, 2, 4 and 6 s; the pause after the last runs into the deadline"
+    assert sum(sleeps) == 7.0, "paused time counts towards the deadline"
+
+
+def test_a_throttle_pauses_every_worker(api: responses.RequestsMock, sleeps: Sleeps) -> None:
+    register(api, [status(429, **{"Retry-After": "5"}), ok()])
+    client = make_client(sleeps)
+    assert client.fetch_page(DAY, 1) is not None
+    sleeps.clock.now -= 3.0  # another worker asks for its turn 2 s after the 429
+    assert client.control.reserve() == pytest.approx(3.0)
+
+
+def test_single_attempt_policy_never_sleeps(api: responses.RequestsMock, sleeps: Sleeps) -> None:
     register(api, [status(503)])
     with pytest.raises(ApiError, match="gave up after 1 attempts"):
         make_client(sleeps, max_attempts=1).fetch_page(DAY, 1)
@@ -194,13 +229,13 @@ def test_single_attempt_policy_never_sleeps(api: responses.RequestsMock, sleeps:
         pytest.param(status(200, b"[]"), id="200-empty-array"),
     ],
 )
-def test_end_of_pages_is_none(api: responses.RequestsMock, sleeps: list[float], answer: dict[str, object]) -> None:
+def test_end_of_pages_is_none(api: responses.RequestsMock, sleeps: Sleeps, answer: dict[str, object]) -> None:
     register(api, [answer])
     assert make_client(sleeps).fetch_page(DAY, 13) is None
     assert (len(api.calls), sleeps) == (1, [])
 
 
-def test_request_carries_token_date_page_and_timeouts(api: responses.RequestsMock, sleeps: list[float]) -> None:
+def test_request_carries_token_date_page_and_timeouts(api: responses.RequestsMock, sleeps: Sleeps) -> None:
     api.add(
         responses.GET,
         URL,

@@ -14,6 +14,7 @@ import pytest
 from extract_job.classify import Page
 from extract_job.client import SalesApiClient
 from extract_job.extract import extract_date, is_complete
+from extract_job.ratecontrol import RateController
 from shared.errors import ApiError, DataError, FatalApiError
 from shared.filenames import SUCCESS_FILE, page_file_name
 from shared.manifest import sha256_hex, verify_partition
@@ -40,11 +41,12 @@ class FakeClient:
         self.last, self.errors, self.beyond_from = last, errors or {}, beyond_from
         self.calls: list[tuple[date, int]] = []
         self._lock = threading.Lock()
+        self.control = RateController(concurrency=4)
 
     def stop(self) -> None:
         """Nothing to wake: every fake page answers at once."""
 
-    def fetch_page(self, day: date, page: int) -> Page | None:
+    def fetch_page(self, day: date, page: int, started: float | None = None) -> Page | None:
         with self._lock:
             self.calls.append((day, page))
         if page in self.errors:
