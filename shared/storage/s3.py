@@ -160,7 +160,7 @@ def _client(options: S3Options) -> S3Client:
             aws_secret_access_key=options.secret_access_key,
             aws_session_token=options.session_token,
             config=config_class(
-                retries={"max_attempts": options.max_attempts, "mode": "standard"},
+                retries={"total_max_attempts": options.max_attempts, "mode": "standard"},
                 connect_timeout=5,
                 read_timeout=60,
                 max_pool_connections=64,
@@ -170,10 +170,11 @@ def _client(options: S3Options) -> S3Client:
                 response_checksum_validation="when_required",
             ),
         )
-        credentials = session.get_credentials()
+        # From a profile or a credentials file (not given explicitly): registered for redaction like the others.
+        credentials = None if options.secret_access_key else session.get_credentials()
     except boto_core_error as exc:  # a missing profile, an unreadable credentials file
         raise ConfigError(f"cannot set up the object store client: {exc}") from None
-    if credentials is not None:  # from a profile or a credentials file: kept out of every text too
+    if credentials is not None:
         frozen = credentials.get_frozen_credentials()
         for value, source in ((frozen.secret_key, "the AWS secret key"), (frozen.token, "the AWS session token")):
             if value:

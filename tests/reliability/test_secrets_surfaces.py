@@ -28,6 +28,8 @@ import pytest
 from sales_api_sim.config import SimulatorConfig
 from sales_api_sim.server import RunningSimulator, make_server
 from shared.manifest import verify_partition
+from tests.objectstore.seaweed import SeaweedFS
+from tests.objectstore.support import objects
 
 from .support import (
     CONVERT,
@@ -331,3 +333,46 @@ def test_the_api_url_must_be_http_or_https(tmp_path: Path, url: str, message: st
     assert lines[0].startswith("extract_job: error: ")
     assert message in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+# --- the object store's credentials ---------------------------------------------------------------------------
+
+WRONG_AWS_SECRET = "wrong-aws-5ecret-RELIABILITY-3c1e"
+AWS_SESSION_SECRET = "aws-session-5ecret-token-RELIABILITY-8b2d"
+
+
+def test_the_store_credentials_appear_in_no_object_log_line_or_message(
+    seaweedfs: SeaweedFS, sales_api: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    sim = sales_api(pages=3, records_per_page=20, invalid_rate=0.05)
+    bucket = seaweedfs.new_bucket()
+    env = {**extract_env(sim, tmp_path), **seaweedfs.env(f"s3://{bucket}/lake")}
+    debug = ("--date", DAY, "--log-level", "DEBUG")
+    runs: dict[str, Result] = {}
+    for fmt in ("text", "json"):
+        runs[f"extract-{fmt}"] = run_job(EXTRACT, [*debug, "--log-format", fmt], env, tmp_path)
+        assert_success(runs[f"extract-{fmt}"])
+        convert = [*debug, "--log-format", fmt, "--force", "--max-invalid-ratio", "0.2"]
+        runs[f"convert-{fmt}"] = run_job(CONVERT, convert, env, tmp_path)
+        assert_success(runs[f"convert-{fmt}"])
+    runs["wrong-secret"] = run_job(EXTRACT, debug, {**env, "AWS_SECRET_ACCESS_KEY": WRONG_AWS_SECRET}, tmp_path)
+    assert_clean_failure(runs["wrong-secret"], EXTRACT, "the secret key is wrong", code=3)
+    dead = {**env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "STORAGE_MAX_ATTEMPTS": "1"}
+    runs["session-token"] = run_job(EXTRACT, debug, {**dead, "AWS_SESSION_TOKEN": AWS_SESSION_SECRET}, tmp_path)
+    assert_clean_failure(runs["session-token"], EXTRACT, "cannot reach the store", code=1)
+    (tmp_path / "store.env").write_text(f"AWS_SECRET_ACCESS_KEY={seaweedfs.secret_key}\n")
+    from_file = {name: value for name, value in env.items() if name != "AWS_SECRET_ACCESS_KEY"}
+    from_file["ENV_FILE"] = str(tmp_path / "store.env")
+    runs["secret-from-env-file"] = run_job(
+        CONVERT, [*debug, "--force", "--max-invalid-ratio", "0.2"], from_file, tmp_path
+    )
+    assert_success(runs["secret-from-env-file"])
+
+    for name, result in runs.items():
+        for secret in (seaweedfs.secret_key, WRONG_AWS_SECRET, AWS_SESSION_SECRET):
+            assert secret not in result.stdout + result.stderr, f"{name} printed a store secret:\n{result.stderr}"
+    stored = objects(seaweedfs, bucket)
+    assert any(key.endswith("/_SUCCESS") for key in stored)
+    for key, content in stored.items():
+        for secret in (seaweedfs.secret_key, WRONG_AWS_SECRET, AWS_SESSION_SECRET):
+            assert secret.encode() not in content, f"{key} holds a store secret"
