@@ -106,6 +106,7 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
             settings.allow_empty,
             started=lambda day: watch.running([day]),
             settled=watch.record,
+            progress_every=settings.progress_interval or None,
         )
         outcomes = run.run()
         code = report(TOOL, outcomes, log)

@@ -187,9 +187,14 @@ class RangeRun:
     allow_empty: bool = False
     started: Callable[[date], object] = lambda day: None
     settled: Callable[[Outcome], object] = lambda outcome: None
+    progress_every: float | None = None
+    """Log a progress line this often (seconds); None: never."""
     requests: int = 0
     _outcomes: dict[date, Outcome] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _pages: int = 0
+    _records: int = 0
+    _clock: float = 0.0
 
     def run(self) -> list[Outcome]:
         with contextlib.ExitStack() as stack:
@@ -200,7 +205,10 @@ class RangeRun:
                 pool_size=self.client.control.ceiling,
                 stops_run=lambda exc: isinstance(exc, TokenRejectedError),
                 abort=self.client.stop,
+                tick=None if self.progress_every is None else lambda: self._progress(scheduler),
+                tick_every=self.progress_every or 0.0,
             )
+            self._clock = time.monotonic()
             scheduler.run()
             self.requests = scheduler.requests
             for lane in scheduler.left:
@@ -210,6 +218,33 @@ class RangeRun:
             if job.day not in self._outcomes:
                 self._record(Outcome(job.day, Status.NOT_ATTEMPTED, str(scheduler.stopped_by or "")))
         return [self._outcomes[job.day] for job in self.jobs]
+
+    def _progress(self, scheduler: Scheduler) -> None:
+        """One line: dates settled of all, pages and records committed, requests per second, a rough ETA."""
+        with self._lock:
+            settled, total = len(self._outcomes), len(self.jobs)
+            pages, records = self._pages, self._records
+        elapsed = max(time.monotonic() - self._clock, 1e-9)
+        rate = scheduler.requests / elapsed
+        eta = elapsed / settled * (total - settled) if settled else None
+        log.info(
+            "progress: %d/%d dates, %d pages, %d records, %.1f requests/s, %s",
+            settled,
+            total,
+            pages,
+            records,
+            rate,
+            f"about {eta:.0f}s left" if eta is not None else "no estimate yet",
+            extra={
+                "progress": True,
+                "dates_done": settled,
+                "dates": total,
+                "pages": pages,
+                "records": records,
+                "requests_per_s": round(rate, 1),
+                "eta_s": None if eta is None else round(eta),
+            },
+        )
 
     def _record(self, outcome: Outcome) -> None:
         with self._lock:  # dates are opened in the scheduling thread, settled in this one
@@ -244,9 +279,12 @@ class RangeRun:
             try:
                 if isinstance(result, BaseException):
                     raise result
-                lane.commit(result)
+                manifest = lane.commit(result)
             finally:
                 lane.close()
+            with self._lock:
+                self._pages += int(manifest["pages"])
+                self._records += int(manifest["records"])
             return Status.DONE
 
         self._record(replace(attempt(lane.day, finish, log), started_at=lane.started_at))

@@ -78,8 +78,12 @@ class Scheduler:
         estimate: PageEstimate | None = None,
         stops_run: Callable[[BaseException], bool] = lambda exc: False,
         abort: Callable[[], None] = lambda: None,
+        tick: Callable[[], None] | None = None,
+        tick_every: float = 10.0,
     ) -> None:
         self._lanes = lanes
+        self._tick = tick
+        self._tick_every = tick_every
         self._settle = settle
         self._limit = limit
         self._pool_size = pool_size or limit()
@@ -106,7 +110,7 @@ class Scheduler:
             driver = threading.Thread(target=self._drive_or_report, args=(pool,), name="scheduler", daemon=True)
             driver.start()
             try:
-                while not isinstance(item := self._finished.get(), _End):
+                while not isinstance(item := self._next_finished(), _End):
                     lane, result = item
                     try:
                         self._settle(lane, result)
@@ -125,6 +129,16 @@ class Scheduler:
                 raise
             finally:
                 driver.join()
+
+    def _next_finished(self) -> tuple[Lane, int | BaseException] | _End:
+        """The next finished lane; meanwhile ``tick`` every ``tick_every`` seconds, in this thread."""
+        if self._tick is None:
+            return self._finished.get()
+        while True:
+            try:
+                return self._finished.get(timeout=self._tick_every)
+            except queue.Empty:
+                self._tick()
 
     def _drive_or_report(self, pool: ThreadPoolExecutor) -> None:
         try:

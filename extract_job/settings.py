@@ -186,6 +186,15 @@ class ExtractSettings(ObservabilitySettings, JobSettings):
         help="a date still not complete this long after its first request fails (exit 1), time paused by 429s "
         "included: a permanently throttled API still ends",
     )
+    progress_interval: float = setting(
+        env="EXTRACT_PROGRESS_INTERVAL",
+        flag="--progress-interval",
+        default=10.0,
+        kind=Number(minimum=0, maximum=MAX_SECONDS),
+        metavar="SECONDS",
+        help="log a progress line (dates, pages, records, requests/s, ETA; a JSON object in the json format) "
+        "this often while a run lasts; 0 = never",
+    )
     max_page_bytes: int = setting(
         env="EXTRACT_MAX_PAGE_BYTES",
         flag="--max-page-bytes",
