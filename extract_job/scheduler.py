@@ -10,8 +10,8 @@ Which request goes next, the oldest open date first within each tier (so dates
 finish, commit and free their writers in order): pages certainly needed (the
 page after the last one in; while fewer than ``max_open`` dates are open, the
 next date's first page); then pages the run's estimate says are likely; only
-when neither fills the pool, pages fetched ahead on a guess
-(``Paginator.next_request``). The number of requests in flight is whatever
+when neither fills the pool and no date is left to open, pages fetched ahead
+on a guess (``Paginator.next_request``). The number of requests in flight is whatever
 ``limit()`` says at each moment (the rate controller's adaptive limit).
 
 An error that is the same for every date (``stops_run``, a rejected token)
@@ -175,7 +175,11 @@ class Scheduler:
             choice = self._pick(Tier.CERTAIN)
             if choice is None and self._open_next():
                 continue  # its first page is certain
-            choice = choice or self._pick(Tier.LIKELY) or self._pick(Tier.IDLE)
+            choice = choice or self._pick(Tier.LIKELY)
+            if choice is None and self._exhausted:
+                # Guesses only once no date is left to open: while dates wait for a slot (their writers are
+                # bounded, the commits behind), a guess would not make the run any faster, only wasteful.
+                choice = self._pick(Tier.IDLE)
             if choice is None:
                 return
             lane, number = choice
