@@ -72,11 +72,11 @@ def _parse_big_numbers(text: str) -> Any | None:
 def iter_pages(partition: Path | Partition, manifest: dict[str, Any]) -> Iterator[RawPage]:
     """Each page file's bytes, in page order.
 
-    Only one page is in memory at a time; each file's sha256 is checked against
-    the manifest before it is handed out.
+    Only one page is in memory at a time (on a store, a few more are being fetched);
+    each file's sha256 is checked against the manifest before it is handed out.
     """
     where = as_partition(partition)
-    for entry in file_entries(manifest):
-        data = where.read(entry.name)
+    entries = file_entries(manifest)
+    for entry, data in zip(entries, where.read_all(entry.name for entry in entries), strict=True):
         check_digest(where, entry, data)
         yield RawPage(entry.name, f"{where}/{entry.name}", data)

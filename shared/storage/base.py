@@ -18,6 +18,7 @@ only ever hold these interfaces.
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterable, Iterator
 from datetime import date
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -88,6 +89,11 @@ class Partition(abc.ABC):
     @abc.abstractmethod
     def read(self, name: str) -> bytes:
         """A listed file's bytes; ``PartitionError`` naming it when it cannot be read."""
+
+    def read_all(self, names: Iterable[str]) -> Iterator[bytes]:
+        """Listed files' bytes in the order given (a store fetches a few ahead; at most a few in memory)."""
+        for name in names:
+            yield self.read(name)
 
     @abc.abstractmethod
     def size(self, name: str) -> int | None:

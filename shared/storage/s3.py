@@ -25,11 +25,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import io
+import itertools
 import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from types import TracebackType
@@ -59,6 +62,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+READ_AHEAD = 8
+"""Files fetched ahead while a reader works on one (bounds memory to that many pages)."""
 MIB = 1024 * 1024
 MIN_PART_SIZE = 5 * MIB
 """S3's smallest part but the last one."""
@@ -532,6 +537,23 @@ class S3Partition(Partition):
         if found is None:
             raise PartitionError(f"{self}/{name}: cannot read: no such object")
         return found[0]
+
+    def read_all(self, names: Iterable[str]) -> Iterator[bytes]:
+        """Each file a round trip to the store: ``READ_AHEAD`` are fetched while the caller works on one."""
+        pool = ThreadPoolExecutor(max_workers=READ_AHEAD, thread_name_prefix="s3-read")
+        try:
+            pending: deque[Future[bytes]] = deque()
+            queued = iter(names)
+            for name in itertools.islice(queued, READ_AHEAD):
+                pending.append(pool.submit(self.read, name))
+            while pending:
+                data = pending.popleft().result()
+                following = next(queued, None)
+                if following is not None:
+                    pending.append(pool.submit(self.read, following))
+                yield data
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def size(self, name: str) -> int | None:
         return self.store.head(self.location.bucket, self.key(name))
