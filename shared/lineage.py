@@ -145,16 +145,18 @@ class _Sender:
     def __init__(self, client: OpenLineageClient) -> None:
         self._client = client
         self._queue: queue.Queue[RunEvent | None] = queue.Queue(maxsize=MAX_QUEUED)
-        self.queued = 0
+        self.events = 0
+        """Every event handed over, including any dropped because too many were waiting."""
         self.sent = 0
         self.first_error: str | None = None
+        self.flushed = True
         self._thread = threading.Thread(target=self._run, name="openlineage-sender", daemon=True)
         self._thread.start()
 
     def emit(self, event: RunEvent) -> None:
+        self.events += 1
         try:
             self._queue.put_nowait(event)
-            self.queued += 1
         except queue.Full:
             self.first_error = self.first_error or f"more than {MAX_QUEUED} events waiting"
 
@@ -166,8 +168,9 @@ class _Sender:
             except Exception as exc:
                 self.first_error = self.first_error or redaction.redact(f"{type(exc).__name__}: {exc}")
         try:
-            self._client.close(timeout=FLUSH_SECONDS)
+            self.flushed = bool(self._client.close(timeout=FLUSH_SECONDS))
         except Exception as exc:
+            self.flushed = False
             self.first_error = self.first_error or redaction.redact(f"{type(exc).__name__}: {exc}")
 
     def close(self, seconds: float) -> bool:
@@ -178,7 +181,7 @@ class _Sender:
         except queue.Full:
             return False
         self._thread.join(max(0.0, deadline - time.monotonic()))
-        return not self._thread.is_alive() and self.sent == self.queued
+        return not self._thread.is_alive() and self.sent == self.events and self.flushed
 
 
 class LineageObserver:
@@ -220,11 +223,10 @@ class LineageObserver:
 
     def run_finished(self, summary: RunSummary) -> None:
         if not self._sender.close(FLUSH_SECONDS):
-            missing = self._sender.queued - self._sender.sent
             log.warning(
                 "lineage: %d of %d OpenLineage events not sent to %s (%s); the run's result is unchanged",
-                missing,
-                self._sender.queued,
+                self._sender.events - self._sender.sent,
+                self._sender.events,
                 self.target,
                 self._sender.first_error or f"not done within {FLUSH_SECONDS:g} s",
             )

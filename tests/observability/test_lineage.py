@@ -54,6 +54,7 @@ def run_pipeline(tmp_path: Path, sim: Any, **settings: str) -> tuple[Path, dict[
     assert extract.code == 0, extract.stderr
     convert = run_job("convert_job", tmp_path, env, "--start", DATES[0], "--end", DATES[-1])
     assert convert.code == 0, convert.stderr
+    assert "not sent" not in extract.stderr + convert.stderr
     return base, env
 
 
@@ -199,6 +200,7 @@ def test_any_transport_from_an_openlineage_yml(tmp_path: Path, simulated: Any) -
     base = tmp_path / "data"
     result = run_job("extract_job", tmp_path, job_env(**sim_settings(simulated, base)), "--date", DATES[0])
     assert result.code == 0, result.stderr
+    assert "not sent" not in result.stderr
     events = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     assert {e["run"]["runId"] for e in events} == {manifest(base, "raw", DATES[0])["run_id"]}
