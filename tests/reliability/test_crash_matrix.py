@@ -353,3 +353,49 @@ def test_convert_killed_mid_range_leaves_no_worker_running(tmp_path: Path) -> No
         verify_partition(base / "stg" / "sales" / day)
     for zone in ("raw", "stg", "quarantine"):
         assert hidden_entries(base / zone / "sales") == []
+
+
+# --- a range through one scheduler: killed while dates are pipelined ----------------------------------------
+
+RANGE_DAYS = ["2022-08-09", "2022-08-10", "2022-08-11", "2022-08-12", "2022-08-13", "2022-08-14"]
+RANGE_FLAGS = ("--start", RANGE_DAYS[0], "--end", RANGE_DAYS[-1], "--concurrency", "4", "--backoff", "0.01")
+
+
+@pytest.mark.parametrize(
+    "phase",
+    [
+        pytest.param("extract.page-stored#9", id="pages-of-several-dates-in-flight"),
+        pytest.param("extract.before-commit#3", id="before-the-third-commit"),
+        pytest.param("partition.swapped#2", id="second-date-swapped"),
+    ],
+)
+def test_extract_killed_during_a_range_leaves_each_date_previous_or_new(
+    sales_api: Callable[..., RunningSimulator], tmp_path: Path, phase: str
+) -> None:
+    sim = sales_api(records_per_page=10)
+    base = tmp_path / "data"
+    previous = {}
+    for day in RANGE_DAYS:
+        partition = base / "raw" / "sales" / day
+        write_raw_partition(partition, {page_name(1, day): b'[{"previous": 1}]'}, day=day)
+        previous[day] = snapshot(partition)
+
+    kill_now(start_paused(EXTRACT, RANGE_FLAGS, extract_env(sim, base), tmp_path, phase))
+
+    states = {}
+    for day in RANGE_DAYS:
+        partition = base / "raw" / "sales" / day
+        verify_partition(partition)
+        if snapshot(partition) == previous[day]:
+            states[day] = PREVIOUS
+        else:
+            pages = {p.name: p.read_bytes() for p in partition.iterdir() if p.name != SUCCESS_FILE}
+            expected = {
+                page_name(n, day): data.render_page(sim.config, day, n)
+                for n in range(1, data.pages_for_date(sim.config, day) + 1)
+            }
+            assert pages == expected, f"killed at {phase}: {day} is neither the previous nor the new partition"
+            states[day] = NEW
+    assert PREVIOUS in states.values(), f"killed at {phase}: the run cannot have finished every date"
+    assert_success(run_job(EXTRACT, RANGE_FLAGS, extract_env(sim, base), tmp_path))
+    assert hidden_entries(base / "raw" / "sales") == [], "the next run cleans what the killed one left"
