@@ -58,3 +58,26 @@ def test_a_backfill_on_the_store_gives_what_the_api_served(
     assert {k: v for k, v in after.items() if not k.endswith("_LAST_RUN")} == {
         k: v for k, v in before.items() if not k.endswith("_LAST_RUN")
     }
+
+
+def test_one_partition_by_url_with_the_dir_flags(
+    seaweedfs: SeaweedFS, simulator: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    sim = simulator(pages=3, records_per_page=50, invalid_rate=0.02)
+    bucket = seaweedfs.new_bucket()
+    env = {**extract_env(sim, tmp_path), **seaweedfs.env(f"s3://{bucket}/unused")}
+    raw, stg, rejects = (f"s3://{bucket}/one/{zone}" for zone in ("raw", "stg", "quarantine"))
+
+    assert_success(run_job(EXTRACT, ["--date", DATES[0], "--raw-dir", raw], env, tmp_path))
+    flags = ["--raw-dir", raw, "--stg-dir", stg, "--quarantine-dir", rejects, "--max-invalid-ratio", "0.2"]
+    assert_success(run_job(CONVERT, flags, env, tmp_path))
+
+    manifest = reader(seaweedfs, bucket, "one", "stg").verify()
+    served = data.date_records(sim.config, DATES[0])
+    (avro_file,) = manifest["files"]
+    assert read_avro(reader(seaweedfs, bucket, "one", "stg").read(avro_file["name"])) == [
+        as_served(r) for r, valid in served if valid
+    ]
+    rejected = rejected_records(reader(seaweedfs, bucket, "one", "quarantine"), manifest)
+    assert [line["record"] for line in rejected] == [r for r, valid in served if not valid]
+    assert not any(key.startswith("unused/") for key in objects(seaweedfs, bucket))
