@@ -172,11 +172,16 @@ class SalesApiClient:
         """Wait until the controller lets this request go."""
         while True:
             self._check_stopped(page)
-            wait = self.control.reserve()
-            if wait <= 0:
-                self._check_deadline(day, page, deadline)
-                return
-            self._wait(wait, day, page, deadline)
+            turn = self.control.claim()
+            if turn is None:
+                self._wait(self.control.paused_for(), day, page, deadline)
+                continue
+            if turn > 0:
+                self._wait(turn, day, page, deadline)
+                if self.control.paused_for() > 0:
+                    continue  # paused meanwhile: the turn is void, ask again after the pause
+            self._check_deadline(day, page, deadline)
+            return
 
     def _wait(self, seconds: float, day: date, page: int, deadline: float | None) -> None:
         """Sleep ``seconds`` (a stop ends it at once); give up when the date's deadline comes first."""

@@ -86,22 +86,38 @@ class RateController:
         with self._lock:
             return self._rate
 
-    def reserve(self) -> float:
-        """0.0 when a request may go now (and it is counted), else the seconds to wait before asking again."""
+    def paused_for(self) -> float:
+        """Seconds until the shared pause ends (0.0 when there is none)."""
+        with self._lock:
+            return max(0.0, self._paused_until - self._clock())
+
+    def claim(self) -> float | None:
+        """Claim a turn and return the seconds until it is due (0.0: go now); None while paused, nothing claimed.
+
+        A claimed turn is the caller's: after waiting that long it goes without
+        asking again (unless a pause began meanwhile, ``paused_for``). So workers
+        waiting for the bucket each sleep until their own turn instead of all
+        waking for every token.
+        """
         with self._lock:
             now = self._clock()
             if now < self._paused_until:
-                return self._paused_until - now
+                return None
             if self._rate is None:
                 return 0.0
-            # One token at most: after a pause, requests resume at the rate, not in a burst that a
-            # sliding-window limiter would refuse again.
+            # One token of credit at most: after a pause, requests resume at the rate, not in a burst that a
+            # sliding-window limiter would refuse again. Below zero are the turns already claimed.
             self._tokens = min(1.0, self._tokens + (now - self._filled_at) * self._rate)
             self._filled_at = now
-            if self._tokens < 1.0 - _EPSILON:  # not bare 1.0: a wait computed to refill it exactly must do so
-                return (1.0 - self._tokens) / self._rate
-            self._tokens = max(0.0, self._tokens - 1.0)
-            return 0.0
+            self._tokens -= 1.0
+            if self._tokens >= -_EPSILON:  # not bare 0.0: a wait computed to refill it exactly must do so
+                return 0.0
+            return -self._tokens / self._rate
+
+    def reserve(self) -> float:
+        """``claim``, or while paused the seconds the pause has left."""
+        turn = self.claim()
+        return self.paused_for() if turn is None else turn
 
     def succeeded(self) -> None:
         """A request was answered (any answer but a throttle)."""
@@ -138,7 +154,7 @@ class RateController:
             if self._rate is not None:
                 rate = min(rate, self._rate)
             self._rate = rate
-            self._tokens = min(self._tokens, 0.0)
+            self._tokens = 0.0  # turns claimed before the throttle are void: their workers see the pause
             self._filled_at = now
 
     def now(self) -> float:

@@ -48,7 +48,9 @@ def test_behind_a_rate_limit_all_dates_complete_with_few_429s(simulator, workspa
         assert_partition_matches(workspace.partition(day), sim.config, day, f"{sim.url}/sales")
     statuses = sim.stats.responses_by_status
     assert statuses.get(429, 0) >= 1, "the limit was reached (else this shows nothing)"
-    assert statuses[429] <= 0.15 * sim.stats.requests_total, f"too many 429s: {statuses}"
+    # At most the first burst (what is in flight, up to --concurrency, when the first 429 comes back), then few:
+    # a client that ignores the limit gets about 40% of its requests answered 429 here.
+    assert statuses[429] <= 16 + 0.1 * sim.stats.requests_total, f"too many 429s: {statuses}"
 
 
 def test_above_a_concurrency_limit_all_dates_complete(simulator, workspace, run_in_process) -> None:

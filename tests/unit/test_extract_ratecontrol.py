@@ -9,10 +9,11 @@ from tests.unit.fake_clock import FakeClock
 
 
 def take_turn(control: RateController, clock: FakeClock) -> float:
-    """Wait (on the fake clock) until the controller lets a request go; returns how long that took."""
+    """Wait (on the fake clock) for a turn, as a worker does; returns how long that took."""
     started = clock()
-    while (wait := control.reserve()) > 0:
-        clock.advance(wait)
+    while (turn := control.claim()) is None:
+        clock.advance(control.paused_for())
+    clock.advance(turn)
     return clock() - started
 
 
@@ -124,9 +125,10 @@ def test_max_rps_spaces_requests() -> None:
     clock = FakeClock()
     control = RateController(concurrency=8, max_rps=4.0, clock=clock)
     assert control.reserve() == 0.0
+    assert control.reserve() == pytest.approx(0.25), "the second turn is claimed, due in 0.25 s"
+    assert control.reserve() == pytest.approx(0.5), "each waiting worker has a turn of its own"
+    clock.advance(0.5)
     assert control.reserve() == pytest.approx(0.25)
-    clock.advance(0.25)
-    assert control.reserve() == 0.0
 
 
 def test_the_bucket_never_stops_a_run() -> None:
