@@ -14,7 +14,7 @@ from extract_job.extract import DateJob, RangeRun, is_complete
 from extract_job.facts import describe
 from extract_job.ratecontrol import RateController
 from extract_job.retry import RetryPolicy
-from extract_job.settings import ExtractSettings, public_url
+from extract_job.settings import ExtractSettings
 from extract_job.watchdog import Watchdog
 from shared.cli import EXIT_CODES, Status, job_parser, os_error_message, report, run_main, start, worst
 from shared.config import load_environment
@@ -26,6 +26,7 @@ from shared.manifest import new_run_id
 from shared.observe import Zones, observers_for, watching
 from shared.outcomes import Outcome
 from shared.storage import Partition, Root, Stores
+from shared.urls import public_url
 from shared.zones import RAW
 
 log = logging.getLogger(TOOL)

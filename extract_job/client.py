@@ -28,10 +28,11 @@ from requests.models import PreparedRequest
 from extract_job.classify import Page, classify
 from extract_job.ratecontrol import RateController
 from extract_job.retry import RetryPolicy
-from extract_job.settings import DEFAULT_END_OF_PAGES, public_url
+from extract_job.settings import DEFAULT_END_OF_PAGES
 from extract_job.watchdog import Watchdog, watched_adapter
 from shared.errors import ApiError, FatalApiError, RetriableApiError, ThrottledApiError
 from shared.manifest import tool_version
+from shared.urls import public_url
 
 log = logging.getLogger(__name__)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from shared.config import JobSettings, read_token
 from shared.errors import ConfigError
 from shared.observe import ObservabilitySettings
 from shared.settings import Integer, Number, PathKind, Switch, Text, setting
 from shared.storage.location import Location, LocationKind, resolved
+from shared.urls import check_http_url
 
 HTTP_GROUP = "HTTP"
 MAX_CONCURRENCY = 64  # more pages in flight than this only hammers one API; a typo (100000) must not
@@ -31,36 +31,10 @@ def validate_regex(text: str) -> str:
 
 
 def validate_api_url(url: str) -> str:
-    """``SALES_API_URL`` must be an absolute http(s) URL; returns it without surrounding blanks."""
-    url = url.strip()
-    if not url:
+    """``SALES_API_URL`` must be an absolute http(s) URL (credentials allowed); returns it without blanks."""
+    if not url.strip():
         raise ConfigError(f"SALES_API_URL is not set ({API_URL_HELP})")
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0..65535
-    except ValueError:
-        # Not the parser's message: for "http://user:pass/word@host" it quotes the password as the "port".
-        raise ConfigError(
-            "SALES_API_URL is not a valid URL: its host or port cannot be read; "
-            "a password holding '/', '?', '#' or '@' must be percent-encoded"
-        ) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"SALES_API_URL must be an http:// or https:// URL, got {public_url(url)!r}")
-    return url
-
-
-def public_url(url: str) -> str:
-    """The URL without credentials or query, safe to log and to store in a manifest."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    netloc = f"{host}:{port}" if port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    return check_http_url("SALES_API_URL", url, credentials=True)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,29 +43,11 @@ from shared.errors import EXIT_RETRY, EXIT_SIGINT, ConfigError
 from shared.manifest import new_run_id, utc_now
 from shared.outcomes import Outcome, Status
 from shared.settings import Number, PathKind, Switch, Text, setting
+from shared.urls import http_url, public_url
 
 log = logging.getLogger(__name__)
 
 OBSERVABILITY_GROUP = "lineage and metrics"
-
-
-def http_url(name: str) -> Callable[[str], str]:
-    """A validator: ``name`` must be an absolute http(s) URL (its credentials are never shown)."""
-
-    def check(url: str) -> str:
-        url = url.strip()
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-        except ValueError:
-            raise ConfigError(f"{name} is not a valid URL: its host or port cannot be read") from None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"{name} must be an http:// or https:// URL")
-        if parts.username or parts.password:
-            raise ConfigError(f"{name} must not hold credentials (the URL is logged and named in warnings)")
-        return url
-
-    return check
 
 
 def parent_id(name: str) -> Callable[[str], str]:
@@ -399,12 +381,8 @@ class Zones:
 
 def url_dataset(url: str) -> tuple[str, str]:
     """An HTTP endpoint as a dataset: namespace ``scheme://host[:port]``, name its path. No credentials, no query."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return (f"{parts.scheme}://{netloc}", parts.path or "/")
+    parts = urlsplit(public_url(url))
+    return (f"{parts.scheme}://{parts.netloc}", parts.path or "/")
 
 
 Describe = Callable[[Outcome, str], DateReport]

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from extract_job.cli import build_parser
-from extract_job.settings import ExtractSettings, public_url, validate_api_url
+from extract_job.settings import ExtractSettings, validate_api_url
 from shared.errors import ConfigError
 from shared.settings import resolve as resolve_settings
+from shared.urls import public_url
 
 TOKEN = "settings-token-77aa"
 BASE_ENV = {"SALES_API_URL": "http://127.0.0.1:8081/sales", "AUTH_TOKEN": TOKEN}
