@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from shared.manifest import verify_partition
 
+from ..support import jobs
 from ..support.files import hidden_entries, snapshot
 from .extract_support import TOKEN, assert_partition_matches, expected_pages
 
@@ -81,7 +81,6 @@ def test_rate_limit_with_retry_after(simulator, workspace, run_in_process, retry
     assert_partition_matches(workspace.partition(DAY), sim.config, DAY, f"{sim.url}/sales")
     assert sim.stats.responses_by_status.get(429, 0) >= 1, "the rate limit was hit"
     assert elapsed >= 0.9, "Retry-After (1 s) was honoured, not the 0.01 s backoff"
-    assert elapsed < 8
 
 
 def test_revoked_token_fails_and_keeps_the_previous_partition(
@@ -145,53 +144,33 @@ def test_failure_of_one_date_does_not_stop_the_others(simulator, workspace, run_
 # --- kill -9 ----------------------------------------------------------------------------------------------------
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
 def temporaries(parent: Path) -> list[Path]:
     return [p for p in parent.iterdir() if p.name.startswith(f".{DAY}.tmp-")]
 
 
 @pytest.mark.parametrize(
-    "kill_when",
+    "phase",
     [
-        pytest.param("after-first-request", id="before-any-page-is-written"),
-        pytest.param("after-two-pages", id="with-pages-written"),
+        pytest.param("extract.page-stored#1", id="with-one-page-written"),
+        pytest.param("extract.before-commit", id="with-every-page-written"),
     ],
 )
 def test_sigkill_mid_run_keeps_the_previous_partition(
-    simulator, workspace, start_subprocess, run_subprocess, previous: dict[str, bytes], kill_when: str
+    simulator, workspace, run_subprocess, previous: dict[str, bytes], phase: str
 ) -> None:
     partition = workspace.partition(DAY)
-    slow = simulator(token=TOKEN, records_per_page=RECORDS, latency=0.25)
-    pages = len(expected_pages(slow.config, DAY))
-    assert pages >= 3, "the run must take a while for the kill to land mid-way"
-    process = start_subprocess(workspace.for_simulator(slow), "--date", DAY, "--concurrency", "1")
+    sim = simulator(token=TOKEN, records_per_page=RECORDS)
+    assert len(expected_pages(sim.config, DAY)) >= 2, "a kill after page 1 must land before the last page"
+    argv = ["--date", DAY, "--concurrency", "1"]
+    process = jobs.start_paused("extract_job", argv, workspace.for_simulator(sim), workspace.root, phase)
 
-    if kill_when == "after-first-request":
-        wait_for(lambda: slow.stats.requests_total >= 1, 10, "the first request")
-    else:
-        wait_for(
-            lambda: any(len(list(t.iterdir())) >= 2 for t in temporaries(partition.parent)),
-            10,
-            "two pages in the temporary folder",
-        )
-    assert process.poll() is None, "still running when killed"
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
-    assert process.returncode == -signal.SIGKILL
+    assert jobs.kill_now(process) == -signal.SIGKILL
 
     assert snapshot(partition) == previous, "the previous partition is intact, byte for byte"
     assert temporaries(partition.parent), "the dead run left its temporary folder (cleaned up next run)"
 
-    fast = simulator(token=TOKEN, records_per_page=RECORDS)
-    result = run_subprocess(workspace.for_simulator(fast), "--date", DAY)
+    result = run_subprocess(workspace.for_simulator(sim), "--date", DAY)
     assert result.code == 0, result.stderr
-    manifest = assert_partition_matches(partition, fast.config, DAY, f"{fast.url}/sales")
+    manifest = assert_partition_matches(partition, sim.config, DAY, f"{sim.url}/sales")
     assert manifest["run_id"] != json.loads(previous["_SUCCESS"])["run_id"], "replaced by the new run"
     assert hidden_entries(partition.parent) == [], "no hidden temporaries left behind"

@@ -2,7 +2,7 @@
 
 Each run is stopped at a point the test knows it reached (a log line, the
 server seeing the request, a test-only pause file from ``shared.testhook``),
-never after a delay. "Promptly" is a generous bound (15 s) against waits the
+never after a delay. "Promptly" is a generous bound (60 s) against waits the
 job would otherwise sit out (an hour of Retry-After, a body that never ends).
 """
 
@@ -34,7 +34,7 @@ from .support import (
 )
 
 TOKEN = "signals-token-77c1d0"
-PROMPTLY = 15.0
+PROMPTLY = 60.0
 EXIT_FOR: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 Server = Callable[[Callable[[BaseHTTPRequestHandler, int], None]], str]
 

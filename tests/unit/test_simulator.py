@@ -699,7 +699,7 @@ def test_cli_serves_on_a_free_port_and_stops_cleanly_on_sigterm() -> None:
     assert process.stderr is not None
     stderr = LineCollector(process.stderr)
     try:
-        match = stderr.wait_for(r"sales API simulator listening on (http://127\.0\.0\.1:(\d+))$", timeout=10)
+        match = stderr.wait_for(r"sales API simulator listening on (http://127\.0\.0\.1:(\d+))$", timeout=60)
         url = match.group(1)
         health = requests.get(f"{url}/health", timeout=TIMEOUT)
         sales = requests.get(
@@ -709,7 +709,7 @@ def test_cli_serves_on_a_free_port_and_stops_cleanly_on_sigterm() -> None:
             timeout=TIMEOUT,
         )
         process.send_signal(signal.SIGTERM)
-        returncode = process.wait(timeout=5)
+        returncode = process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
