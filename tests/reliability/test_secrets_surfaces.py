@@ -19,7 +19,6 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -42,7 +41,7 @@ from .support import (
     extract_env,
     job_env,
     run_job,
-    start_job,
+    start_paused,
 )
 
 SECRET = "tok-RELIABILITY-5ecret-9d2f1b"
@@ -145,21 +144,21 @@ def test_the_process_environment_is_the_only_place_the_token_lives(
 ) -> None:
     """With AUTH_TOKEN, /proc/<pid>/environ holds it (as for any environment variable, readable by the same
     user and root only); with AUTH_TOKEN_FILE, not even there. Never on the command line."""
-    sim = sales_api(token=SECRET, pages=2, latency=0.5)
+    sim = sales_api(token=SECRET, pages=2)
     token_file = tmp_path / "token"
     token_file.write_text(SECRET)
     env = extract_env(sim, tmp_path / "data")
     if source == "AUTH_TOKEN_FILE":
         env = {**env, "AUTH_TOKEN": "", "AUTH_TOKEN_FILE": str(token_file)}
 
-    process = start_job(EXTRACT, ["--date", DAY], env, tmp_path)
+    process = start_paused(EXTRACT, ["--date", DAY], env, tmp_path, "extract.page-stored")
     try:
-        time.sleep(0.3)  # inside the first request
         environ = Path(f"/proc/{process.pid}/environ").read_bytes()
         cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
-        assert process.poll() is None, "the job ended before /proc was read"
     finally:
-        process.wait(timeout=30)
+        for marker in tmp_path.glob("pause-*/*"):
+            marker.unlink()  # the paused job goes on
+        process.wait(timeout=60)
     assert (SECRET.encode() in environ) is in_environ
     assert SECRET.encode() not in cmdline
     assert process.returncode == 0
