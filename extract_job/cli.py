@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import sys
 from collections.abc import Callable
 from datetime import date
 
@@ -12,6 +13,7 @@ from extract_job import TOOL
 from extract_job.client import SalesApiClient, Timeouts, make_session
 from extract_job.extract import DateJob, RangeRun, is_complete
 from extract_job.facts import describe
+from extract_job.progress import display_for
 from extract_job.ratecontrol import RateController
 from extract_job.retry import RetryPolicy
 from extract_job.settings import ExtractSettings
@@ -107,7 +109,7 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
             settings.allow_empty,
             started=lambda day: watch.running([day]),
             settled=watch.record,
-            progress_every=settings.progress_interval or None,
+            progress=display_for(settings.progress_interval, settings.log_format, sys.stderr, len(jobs)),
         )
         outcomes = run.run()
         code = report(TOOL, outcomes, log)

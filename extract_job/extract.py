@@ -20,6 +20,7 @@ from extract_job import TOOL
 from extract_job.classify import Page
 from extract_job.client import SalesApiClient
 from extract_job.pagination import Paginator
+from extract_job.progress import Display, Progress
 from extract_job.scheduler import Lane, Scheduler, fixed_limit
 from shared import observe
 from shared.cli import attempt
@@ -187,8 +188,8 @@ class RangeRun:
     allow_empty: bool = False
     started: Callable[[date], object] = lambda day: None
     settled: Callable[[Outcome], object] = lambda outcome: None
-    progress_every: float | None = None
-    """Log a progress line this often (seconds); None: never."""
+    progress: Display | None = None
+    """Where the run shows how far it is; None: nowhere."""
     requests: int = 0
     _outcomes: dict[date, Outcome] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -205,9 +206,12 @@ class RangeRun:
                 pool_size=self.client.control.ceiling,
                 stops_run=lambda exc: isinstance(exc, TokenRejectedError),
                 abort=self.client.stop,
-                tick=None if self.progress_every is None else lambda: self._progress(scheduler),
-                tick_every=self.progress_every or 0.0,
+                tick=None if self.progress is None else lambda: self._progress(scheduler),
+                tick_every=0.0 if self.progress is None else self.progress.every,
             )
+            progress = self.progress
+            if progress is not None:
+                stack.callback(lambda: progress.close(self._now(scheduler)))
             self._clock = time.monotonic()
             scheduler.run()
             self.requests = scheduler.requests
@@ -220,31 +224,17 @@ class RangeRun:
         return [self._outcomes[job.day] for job in self.jobs]
 
     def _progress(self, scheduler: Scheduler) -> None:
-        """One line: dates settled of all, pages and records committed, requests per second, a rough ETA."""
+        if self.progress is not None:
+            self.progress.show(self._now(scheduler))
+
+    def _now(self, scheduler: Scheduler) -> Progress:
+        """Dates settled of all, pages and records committed, requests per second, a rough ETA."""
         with self._lock:
             settled, total = len(self._outcomes), len(self.jobs)
             pages, records = self._pages, self._records
         elapsed = max(time.monotonic() - self._clock, 1e-9)
-        rate = scheduler.requests / elapsed
-        eta = elapsed / settled * (total - settled) if settled else None
-        log.info(
-            "progress: %d/%d dates, %d pages, %d records, %.1f requests/s, %s",
-            settled,
-            total,
-            pages,
-            records,
-            rate,
-            f"about {eta:.0f}s left" if eta is not None else "no estimate yet",
-            extra={
-                "progress": True,
-                "dates_done": settled,
-                "dates": total,
-                "pages": pages,
-                "records": records,
-                "requests_per_s": round(rate, 1),
-                "eta_s": None if eta is None else round(eta),
-            },
-        )
+        eta = round(elapsed / settled * (total - settled)) if settled else None
+        return Progress(settled, total, pages, records, round(scheduler.requests / elapsed, 1), eta)
 
     def _record(self, outcome: Outcome) -> None:
         with self._lock:  # dates are opened in the scheduling thread, settled in this one

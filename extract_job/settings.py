@@ -166,8 +166,8 @@ class ExtractSettings(ObservabilitySettings, JobSettings):
         default=10.0,
         kind=Number(minimum=0, maximum=MAX_SECONDS),
         metavar="SECONDS",
-        help="log a progress line (dates, pages, records, requests/s, ETA; a JSON object in the json format) "
-        "this often while a run lasts; 0 = never",
+        help="progress while a run lasts: on a terminal in the text log format a bar (dates, pages, records, "
+        "requests/s, ETA), otherwise a progress log line this often (a JSON object in the json format); 0 = none",
     )
     max_page_bytes: int = setting(
         env="EXTRACT_MAX_PAGE_BYTES",

@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from sales_api_sim import data
 
 from ..support.files import all_files, hidden_entries
+from ..support.jobs import run_on_terminal
 from .extract_support import TOKEN, assert_partition_matches
 
 FIRST = date(2026, 10, 1)
@@ -102,3 +103,12 @@ def test_progress_lines_while_a_run_lasts(simulator, workspace, run_subprocess) 
     assert progress, result.stderr
     assert {"dates_done", "dates", "pages", "records", "requests_per_s", "eta_s"} <= set(progress[-1])
     assert progress[-1]["dates"] == 3
+
+
+def test_a_terminal_gets_a_progress_bar_instead_of_progress_lines(simulator, workspace) -> None:
+    sim = simulator(token=TOKEN, records_per_page=RECORDS, pages=2)
+    args = range_args(3, "--concurrency", "2", "--progress-interval", "0.1")
+    result = run_on_terminal("extract_job", args, workspace.for_simulator(sim), workspace.root)
+    assert result.code == 0, result.stderr
+    assert "3/3" in result.stderr and "records" in result.stderr and "req/s" in result.stderr, result.stderr
+    assert "progress:" not in result.stderr, "never both a bar and progress lines"

@@ -7,6 +7,8 @@ folder so no ``.env`` is picked up. An in-process run applies the same scrubbing
 from __future__ import annotations
 
 import json
+import os
+import pty
 import signal
 import subprocess
 import sys
@@ -68,6 +70,35 @@ def run_job(tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path, t
         stdin=subprocess.DEVNULL,
     )
     return Result(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+
+def run_on_terminal(tool: str, args: Iterable[str], env: Mapping[str, str], cwd: Path) -> Result:
+    """Run a job with its stderr on a pseudo-terminal, as in a person's shell; ``stderr`` is what the terminal got."""
+    leader, follower = pty.openpty()
+    started = time.monotonic()
+    with subprocess.Popen(
+        job_command(tool, args),
+        env=job_env(env),
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+    ) as process:
+        os.close(follower)
+        shown = bytearray()
+        while True:  # until the job closes the terminal (EIO on Linux); reading keeps the job from blocking on it
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(leader)
+        assert process.stdout is not None
+        stdout = process.stdout.read().decode()
+        code = process.wait(timeout=RUN_TIMEOUT)
+    return Result(code, stdout, shown.decode(errors="replace"), time.monotonic() - started)
 
 
 def start_job(
