@@ -214,6 +214,29 @@ def test_each_image_holds_only_its_own_dependencies(
     assert not has_pip, f"{service} image's venv still holds pip"
 
 
+# What each program imports as it starts: its command line and, for the jobs, the object store client.
+_STARTUP_IMPORTS = {
+    "extract": "extract_job.cli, boto3",
+    "convert": "convert_job.cli, boto3",
+    "sales-api": "sales_api_sim.cli",
+}
+
+
+@pytest.mark.parametrize("service", sorted(_STARTUP_IMPORTS))
+def test_every_module_a_program_imports_comes_compiled(images: dict[str, str], service: str) -> None:
+    """The containers run read-only: a module without bytecode in the image is compiled again at every start."""
+    probe = (
+        "import importlib.util, json, os, sys; "
+        f"import {_STARTUP_IMPORTS[service]}; "
+        "sources = {m.__file__ for m in list(sys.modules.values()) "
+        "if (getattr(m, '__file__', None) or '').endswith('.py')}; "
+        "print(json.dumps(sorted(s for s in sources if not os.path.exists(importlib.util.cache_from_source(s)))))"
+    )
+    result = image_run(images[service], "-c", probe, entrypoint="python")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [], f"{service} image: modules without bytecode"
+
+
 def test_no_token_is_baked_into_the_images(images: dict[str, str]) -> None:
     for image in images.values():
         history = subprocess.run(
