@@ -7,15 +7,19 @@ compete with the measured code for its GIL.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
+import functools
 import json
 import os
 import re
 import shutil
 import signal
+import site
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -86,6 +90,20 @@ def _tail(path: Path, limit: int = 2000) -> str:
         return ""
 
 
+@functools.cache
+def compiled(root: Path) -> None:
+    """Compile the bytecode of ``root``'s code and of the interpreter's libraries, once per bench run.
+
+    An installed environment (a wheel install, the images) has bytecode; a shell
+    with ``PYTHONDONTWRITEBYTECODE`` set never writes it, and every measured run
+    would then compile each module it imports lazily (boto3's some 250) inside
+    ``main()``.
+    """
+    compileall.compile_dir(root, quiet=2, workers=0, rx=re.compile(r"/(\.git|\.venv[^/]*)/"))
+    for libraries in (sysconfig.get_path("stdlib"), *site.getsitepackages()):
+        compileall.compile_dir(libraries, quiet=2, workers=0)
+
+
 def run_probe(
     target: str, argv: Sequence[str], workdir: Path, env: Mapping[str, str], root: Path = REPO_ROOT
 ) -> Sample:
@@ -95,6 +113,7 @@ def run_probe(
     its report and logs. ``root``: the checkout whose code runs (``bench.revision``;
     default this one). Raises ``BenchError`` if it exits non-zero or ran other code.
     """
+    compiled(root)
     workdir.mkdir(parents=True, exist_ok=True)
     report = workdir / "probe.json"
     stderr_path = workdir / "stderr.log"
