@@ -5,10 +5,13 @@ thread: every worker pauses until the announced time, not only the one that was
 told. Two quantities then adapt, as botocore's adaptive retries and Netflix's
 ``AIMDLimit`` do:
 
-* the number of requests in flight: it starts small and doubles per round of
-  successes (TCP's slow start) until the first throttle, is halved on a throttle
-  and grows by one per round of successes after that; never above
-  ``concurrency``;
+* the number of requests in flight: ``concurrency`` until the first throttle,
+  halved on a throttle, then one more per round of successes; never above
+  ``concurrency``. There is no slow start: measured behind a 20 requests/s
+  limit, starting at 4 and doubling per round left the 429s as they were (the
+  limiter admits a second's worth before it refuses anything, so the first
+  refusals meet a full window either way), and cost a single date of 60 pages
+  two rounds of its five (docs/benchmarks.md);
 * the request rate: unlimited (or ``max_rps``) until the first throttle, then a
   token bucket filled at just under the rate the API admitted in the last
   second, probing slowly upwards from there; never above ``max_rps``.
@@ -26,8 +29,6 @@ import threading
 import time
 from collections.abc import Callable
 
-INITIAL_LIMIT = 4
-"""Requests in flight before anything is known about the API: slow start doubles it per round."""
 WINDOW_S = 1.0
 """The admitted rate is measured over this trailing window."""
 BACKOFF_SHARE = 0.95
@@ -51,14 +52,12 @@ class RateController:
         concurrency: int,
         max_rps: float | None = None,
         clock: Callable[[], float] = time.monotonic,
-        initial_limit: int = INITIAL_LIMIT,
     ) -> None:
         self._ceiling = concurrency
         self._max_rps = max_rps
         self._clock = clock
         self._lock = threading.Lock()
-        self._limit = float(min(concurrency, initial_limit))
-        self._slow_start = True
+        self._limit = float(concurrency)
         self._round = 0  # successes since the limit last grew
         self._rate = max_rps
         self._tokens = 1.0
@@ -126,7 +125,7 @@ class RateController:
             self._admitted.append(now)
             self._trim(now)
             self._round += 1
-            if self._limit < self._ceiling and (self._slow_start or self._round >= self._limit):
+            if self._limit < self._ceiling and self._round >= self._limit:
                 self._limit = min(self._limit + 1.0, float(self._ceiling))
                 self._round = 0
             if self._rate is not None and (self._max_rps is None or self._rate < self._max_rps):
@@ -144,7 +143,6 @@ class RateController:
             if sent_at < self._last_decrease:
                 return  # already in flight when the run slowed down: nothing new
             self._last_decrease = now
-            self._slow_start = False
             self._limit = max(1.0, float(int(self._limit) // 2))
             self._round = 0
             self._trim(now)

@@ -1,10 +1,10 @@
-"""``RateController`` on a fake clock: the shared pause, slow start and AIMD on the in-flight limit, the bucket."""
+"""``RateController`` on a fake clock: the shared pause, AIMD on the in-flight limit, the bucket."""
 
 from __future__ import annotations
 
 import pytest
 
-from extract_job.ratecontrol import INITIAL_LIMIT, MIN_RPS, RateController
+from extract_job.ratecontrol import MIN_RPS, RateController
 from tests.unit.fake_clock import FakeClock
 
 
@@ -25,15 +25,12 @@ def answered(control: RateController, clock: FakeClock, count: int, every: float
         control.succeeded()
 
 
-def test_slow_start_doubles_per_round_up_to_the_concurrency() -> None:
+def test_until_the_first_throttle_every_slot_of_the_concurrency_is_used() -> None:
     clock = FakeClock()
     control = RateController(concurrency=16, clock=clock)
-    assert control.limit == INITIAL_LIMIT
-    limits = []
-    for _ in range(4):
-        answered(control, clock, control.limit)  # one round: every request in flight answered
-        limits.append(control.limit)
-    assert limits == [8, 16, 16, 16], "never above --concurrency"
+    assert control.limit == 16, "no slow start"
+    answered(control, clock, 100)
+    assert control.limit == 16, "never above --concurrency"
 
 
 def test_the_limit_never_exceeds_a_small_concurrency() -> None:
@@ -66,7 +63,6 @@ def test_a_later_shorter_pause_does_not_shorten_the_pause() -> None:
 def test_multiplicative_decrease_once_per_episode_then_additive_increase() -> None:
     clock = FakeClock()
     control = RateController(concurrency=16, clock=clock)
-    answered(control, clock, 12)  # slow start: 4 + 12 answers = 16
     assert control.limit == 16
     sent = clock()
     clock.advance(0.01)
@@ -75,7 +71,9 @@ def test_multiplicative_decrease_once_per_episode_then_additive_increase() -> No
     assert control.limit == 8, "halved once, not once per answer of the same burst"
     assert control.throttles == 5
     answered(control, clock, 8)  # one round at 8 in flight
-    assert control.limit == 9, "after a throttle: one more per round, no longer doubling"
+    assert control.limit == 9, "after a throttle: one more per round"
+    answered(control, clock, 8)  # not yet a round at 9 in flight
+    assert control.limit == 9
 
 
 def test_the_limit_never_falls_below_one() -> None:
