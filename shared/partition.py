@@ -169,7 +169,7 @@ class PartitionWriter:
         self.tmp = target.parent / f"{_tmp_prefix(target)}{run_id}"
         self._lock_fd: int | None = None
         self._committed = False
-        self._written: list[Path] = []
+        self._streamed: list[Path] = []  # from open(): synced at commit
 
     def __enter__(self) -> PartitionWriter:
         self.target.parent.mkdir(parents=True, exist_ok=True)
@@ -191,27 +191,32 @@ class PartitionWriter:
             self._lock_fd = None
 
     def write_bytes(self, name: str, data: bytes) -> None:
-        """Write one file in full (safe to call from several threads for different names)."""
-        with self.open(name) as handle:
+        """Write one file in full and make it durable, in the calling thread (safe from several threads).
+
+        Extract's fetching threads call this: each page's fsync then overlaps the
+        other pages' network waits, instead of the commit syncing every page in a
+        row once the last one is in (tens of milliseconds a date, more on a busy disk).
+        """
+        with (self.tmp / name).open("xb") as handle:
             handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
 
     def open(self, name: str) -> BinaryIO:
         """A new binary file in the temporary folder, for streaming writers; the caller closes it."""
         path = self.tmp / name
         handle = path.open("xb")
-        self._written.append(path)
+        self._streamed.append(path)
         return handle
 
     def commit(self, manifest: dict[str, Any] | None = None) -> None:
         """Write ``manifest`` as the last file, make every file durable, then swap the folder into place.
 
-        Syncing all files here, in one batch, rather than one by one as they are
-        written, lets the file system flush them in a single journal commit and
-        keeps fsync off the path of the threads that fetch pages.
+        Files from ``write_bytes`` are durable already; the streamed ones (``open``) are synced here.
         """
         if manifest is not None:
             self.write_bytes(SUCCESS_FILE, manifest_bytes(manifest))
-        for path in self._written:
+        for path in self._streamed:
             if path.exists():
                 _fsync_file(path)
         fsync_dir(self.tmp)
