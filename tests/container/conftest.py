@@ -149,6 +149,24 @@ class Compose:
         return destination
 
 
+def exit_codes(compose: Compose) -> dict[str, tuple[str, int]]:
+    """Service -> (state, exit code) of the project's containers."""
+    return {service: (row["State"], row["ExitCode"]) for service, row in compose.containers().items()}
+
+
+def assert_up_fails_when_convert_fails(compose: Compose) -> None:
+    """Plain ``up`` of a project whose convert fails (too many invalid records) exits non-zero."""
+    result = compose("up", "--no-build", timeout=UP_TIMEOUT)
+
+    assert result.returncode != 0, describe(result, compose)
+    codes = exit_codes(compose)
+    assert codes["extract"] == ("exited", 0), describe(result, compose)
+    assert codes["convert"] == ("exited", 3), describe(result, compose)  # permanent: too many invalid records
+    assert codes["pipeline-done"][0] == "created", f"the final step must never start: {codes['pipeline-done']}"
+    assert codes["sales-api"][0] == "running"  # `up` returned without waiting for the simulator
+    assert "records are invalid" in compose.logs()
+
+
 def describe(result: subprocess.CompletedProcess, compose: Compose | None = None) -> str:
     """A failed command's output (and the project's logs) for an assertion message."""
     text = f"exit {result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"

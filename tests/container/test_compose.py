@@ -17,7 +17,17 @@ import pytest
 from shared.last_run import LAST_RUN_FILE
 
 from ..support.avro import avro_records
-from .conftest import BUILD_TIME_TOKEN, QUICK_TIMEOUT, TEST_DATE, UP_TIMEOUT, Compose, describe, image_run
+from .conftest import (
+    BUILD_TIME_TOKEN,
+    QUICK_TIMEOUT,
+    TEST_DATE,
+    UP_TIMEOUT,
+    Compose,
+    assert_up_fails_when_convert_fails,
+    describe,
+    exit_codes,
+    image_run,
+)
 
 pytestmark = pytest.mark.container
 
@@ -26,11 +36,6 @@ STG = Path("stg/sales") / TEST_DATE
 AVRO_NAME = f"sales_{TEST_DATE}.avro"
 PAGES = 3
 RECORDS_PER_PAGE = 50
-
-
-def exit_codes(compose: Compose) -> dict[str, tuple[str, int]]:
-    """Service -> (state, exit code) of the project's containers."""
-    return {service: (row["State"], row["ExitCode"]) for service, row in compose.containers().items()}
 
 
 def raw_records(partition: Path) -> list[dict]:
@@ -56,6 +61,7 @@ def test_up_runs_both_jobs_and_the_avro_holds_the_raw_records(compose_project: C
     codes = exit_codes(compose_project)
     assert codes["extract"] == ("exited", 0), describe(result, compose_project)
     assert codes["convert"] == ("exited", 0), describe(result, compose_project)
+    assert codes["pipeline-done"] == ("exited", 0), describe(result, compose_project)
     assert codes["sales-api"][0] == "running"  # `up` returned without waiting for the simulator
 
     data = compose_project.data_tree(tmp_path / "data")
@@ -67,6 +73,10 @@ def test_up_runs_both_jobs_and_the_avro_holds_the_raw_records(compose_project: C
     raw_manifest = json.loads((data / RAW / "_SUCCESS").read_bytes())
     assert stg_manifest["raw_run_id"] == raw_manifest["run_id"]
     assert stg_manifest["files"][0]["records"] == len(raw)
+
+
+def test_up_exits_non_zero_when_convert_fails(project_factory) -> None:
+    assert_up_fails_when_convert_fails(project_factory(SIM_INVALID_RATE="0.5"))
 
 
 def test_a_rejected_token_fails_extract_and_convert_never_runs(project_factory, tmp_path: Path) -> None:
@@ -156,16 +166,19 @@ def _config(compose: Compose) -> dict:
 
 def test_the_simulator_runs_by_default_and_the_real_api_setup_drops_it(project_factory) -> None:
     default = _config(project_factory())
-    assert set(default["services"]) == {"sales-api", "extract", "convert"}
+    assert set(default["services"]) == {"sales-api", "extract", "convert", "pipeline-done"}
     assert default["services"]["extract"]["depends_on"]["sales-api"]["condition"] == "service_healthy"
     assert default["services"]["convert"]["depends_on"]["extract"]["condition"] == "service_completed_successfully"
+    assert default["services"]["pipeline-done"]["depends_on"]["convert"]["condition"] == (
+        "service_completed_successfully"
+    )
 
     real = _config(
         project_factory(
             COMPOSE_FILE="docker-compose.yml", SALES_API_URL="https://sales.example/sales", AUTH_TOKEN="real-token"
         )
     )
-    assert set(real["services"]) == {"extract", "convert"}
+    assert set(real["services"]) == {"extract", "convert", "pipeline-done"}
     assert "sales-api" not in real["services"]["extract"].get("depends_on", {})
     assert real["services"]["extract"]["environment"]["SALES_API_URL"] == "https://sales.example/sales"
 

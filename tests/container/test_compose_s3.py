@@ -13,7 +13,7 @@ import subprocess
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 
 import fastavro
@@ -27,8 +27,10 @@ from .conftest import (
     TEST_DATE,
     UP_TIMEOUT,
     Compose,
+    assert_up_fails_when_convert_fails,
     clean_environment,
     describe,
+    exit_codes,
 )
 from .store_zones import read_partition
 
@@ -52,15 +54,25 @@ def object_store_image(images: dict[str, str], tag: str, empty_env_file) -> Iter
 
 
 @pytest.fixture
-def s3_project(project_factory, object_store_image: str) -> Compose:
-    """A project on the three compose files, with credentials of its own and a free port for the S3 API."""
-    return project_factory(
-        COMPOSE_FILE=COMPOSE_FILE,
-        OBJECT_STORE_PORT="",
-        OBJECT_STORE_BUCKET=BUCKET,
-        OBJECT_STORE_ACCESS_KEY_ID=f"key-{uuid.uuid4().hex[:8]}",
-        OBJECT_STORE_SECRET_ACCESS_KEY=f"secret-{uuid.uuid4().hex}",
-    )
+def s3_project_factory(project_factory, object_store_image: str) -> Callable[..., Compose]:
+    """Projects on the three compose files, with credentials of their own and a free port for the S3 API."""
+
+    def make(**settings: str) -> Compose:
+        return project_factory(
+            COMPOSE_FILE=COMPOSE_FILE,
+            OBJECT_STORE_PORT="",
+            OBJECT_STORE_BUCKET=BUCKET,
+            OBJECT_STORE_ACCESS_KEY_ID=f"key-{uuid.uuid4().hex[:8]}",
+            OBJECT_STORE_SECRET_ACCESS_KEY=f"secret-{uuid.uuid4().hex}",
+            **settings,
+        )
+
+    return make
+
+
+@pytest.fixture
+def s3_project(s3_project_factory: Callable[..., Compose]) -> Compose:
+    return s3_project_factory()
 
 
 def s3_endpoint(compose: Compose) -> str:
@@ -117,8 +129,8 @@ def test_up_runs_the_pipeline_on_the_store_with_no_data_volume(s3_project: Compo
     result = s3_project("up", "--no-build", timeout=UP_TIMEOUT)
 
     assert result.returncode == 0, describe(result, s3_project)
-    states = {service: (row["State"], row["ExitCode"]) for service, row in s3_project.containers().items()}
-    for job in ("object-store-bucket", "extract", "convert"):
+    states = exit_codes(s3_project)
+    for job in ("object-store-bucket", "extract", "convert", "pipeline-done"):
         assert states[job] == ("exited", 0), describe(result, s3_project)
     # Neither job had a volume: the store was all they shared.
     for job in ("extract", "convert"):
@@ -146,3 +158,7 @@ def test_up_runs_the_pipeline_on_the_store_with_no_data_volume(s3_project: Compo
     assert list(fastavro.reader(io.BytesIO(avro_bytes))) == served
     # The secret reached the store and the jobs through their environment, and no log shows it.
     assert env["AWS_SECRET_ACCESS_KEY"] not in s3_project.logs()
+
+
+def test_up_on_the_store_exits_non_zero_when_convert_fails(s3_project_factory: Callable[..., Compose]) -> None:
+    assert_up_fails_when_convert_fails(s3_project_factory(SIM_INVALID_RATE="0.5"))
