@@ -42,8 +42,10 @@ else the `.env` file in the working directory (or the file named by `ENV_FILE`; 
 reads no `.env`), else the default. A blank value counts as unset. Under `docker compose` the
 jobs see only what the compose files pass: every variable below is passed when it is set in the
 shell or in the `.env` next to the compose files, and left unset otherwise (`.env.example` lists
-them all). `BASE_DIR`, `SIM_HOST` and `SIM_PORT` are fixed by compose; `SALES_API_URL`,
-`AUTH_TOKEN` and `SIM_TOKEN` default there to the bundled simulator and its development token.
+them all). `BASE_DIR`, `SIM_HOST` and `SIM_PORT` are fixed by compose. With the simulator
+(docker-compose.override.yml, the default) `SALES_API_URL`, `AUTH_TOKEN` and `SIM_TOKEN` default
+to the bundled simulator and its development token; with `COMPOSE_FILE=docker-compose.yml` (a
+real API) they have no default, and extract stops with exit 2 when the URL or the token is missing.
 """
 
 

@@ -172,6 +172,8 @@ def test_the_simulator_runs_by_default_and_the_real_api_setup_drops_it(project_f
     assert default["services"]["pipeline-done"]["depends_on"]["convert"]["condition"] == (
         "service_completed_successfully"
     )
+    simulator = default["services"]["extract"]["environment"]
+    assert (simulator["SALES_API_URL"], simulator["AUTH_TOKEN"]) == ("http://sales-api:8081/sales", "dev-token")
 
     real = _config(
         project_factory(
@@ -181,6 +183,25 @@ def test_the_simulator_runs_by_default_and_the_real_api_setup_drops_it(project_f
     assert set(real["services"]) == {"extract", "convert", "pipeline-done"}
     assert "sales-api" not in real["services"]["extract"].get("depends_on", {})
     assert real["services"]["extract"]["environment"]["SALES_API_URL"] == "https://sales.example/sales"
+
+
+@pytest.mark.parametrize(
+    ("settings", "line"),
+    [
+        ({}, "extract_job: error: SALES_API_URL is not set"),
+        ({"SALES_API_URL": "https://sales.invalid/sales"}, "extract_job: error: no API token: set AUTH_TOKEN"),
+    ],
+    ids=["no-url", "no-token"],
+)
+def test_the_real_api_setup_has_no_simulator_defaults(project_factory, settings: dict[str, str], line: str) -> None:
+    """A forgotten URL or token is a configuration error (exit 2), never a DNS error or dev-token sent to the API."""
+    compose = project_factory(COMPOSE_FILE="docker-compose.yml", **settings)
+
+    result = compose("run", "--rm", "extract")
+
+    assert result.returncode == 2, describe(result, compose)
+    assert line in result.stderr, describe(result)
+    assert "dev-token" not in _config(compose)["services"]["extract"]["environment"].values()
 
 
 def test_every_service_is_hardened(project_factory) -> None:

@@ -69,6 +69,18 @@ def test_compose_leaves_an_unset_variable_unset(service: str, program: str) -> N
             assert value is None, f"{service}: {name}: {value!r} should be written as '{name}:' with no value"
 
 
+def test_the_real_api_file_alone_fixes_only_the_data_root() -> None:
+    """docker-compose.yml without the simulator overlay: a forgotten URL or token stays unset (extract exits 2)."""
+    services = yaml.safe_load((REPO / COMPOSE_FILES[0]).read_text(encoding="utf-8"))["services"]
+    fixed = {
+        name: value
+        for service in ("extract", "convert")
+        for name, value in services[service]["environment"].items()
+        if value is not None
+    }
+    assert fixed == {"BASE_DIR": "/data"}
+
+
 def test_env_example_lists_every_setting() -> None:
     listed = set(re.findall(r"^#?([A-Z][A-Z0-9_]*)=", (REPO / ".env.example").read_text(encoding="utf-8"), re.M))
     missing = sorted({name for program in SERVICES.values() for name in declared_env(program)} - listed)
