@@ -64,6 +64,27 @@ def is_complete(partition: Path | Partition) -> bool:
     return True
 
 
+class OpenDates:
+    """The dates of a run whose writers are open; ``close`` closes those left (a run stopped midway).
+
+    A date leaves as it closes, so a long range holds on to no finished date
+    (each kept its page entries, digests and writer until the run ended).
+    """
+
+    def __init__(self) -> None:
+        self._runs: set[DateRun] = set()
+
+    def add(self, run: DateRun) -> None:
+        self._runs.add(run)
+
+    def discard(self, run: DateRun) -> None:
+        self._runs.discard(run)
+
+    def close(self) -> None:
+        for run in list(self._runs):
+            run.close()
+
+
 class DateRun(Lane):
     """One date of a run: its pages go into a fresh partition as they arrive; ``commit`` swaps it into place.
 
@@ -80,7 +101,7 @@ class DateRun(Lane):
         source: str,
         max_pages: int,
         allow_empty: bool,
-        stack: contextlib.ExitStack,
+        open_dates: OpenDates,
     ) -> None:
         super().__init__(Paginator(max_pages))
         self.day = day
@@ -95,7 +116,8 @@ class DateRun(Lane):
         self._entries: dict[int, FileEntry] = {}
         self._close = contextlib.ExitStack()
         self._writer = self._close.enter_context(partition.writer(self.run_id))
-        stack.callback(self._close.close)
+        self._open_dates = open_dates
+        open_dates.add(self)
 
     def fetch(self, number: int) -> Page | None:
         # Runs in the fetching threads: a page goes to disk as soon as it arrives, off the main thread.
@@ -113,6 +135,7 @@ class DateRun(Lane):
     def close(self) -> None:
         """Discard the temporary folder unless committed; the previous partition stays as it was."""
         self._close.close()
+        self._open_dates.discard(self)
 
     def commit(self, pages: int) -> dict[str, Any]:
         """Replace the partition with the ``pages`` pages fetched; returns the manifest."""
@@ -199,8 +222,9 @@ class RangeRun:
 
     def run(self) -> list[Outcome]:
         with contextlib.ExitStack() as stack:
+            open_dates = stack.enter_context(contextlib.closing(OpenDates()))
             scheduler = Scheduler(
-                self._lanes(stack),
+                self._lanes(open_dates),
                 self._settle,
                 lambda: self.client.control.limit,
                 pool_size=self.client.control.ceiling,
@@ -241,7 +265,7 @@ class RangeRun:
             self._outcomes[outcome.day] = outcome
             self.settled(outcome)
 
-    def _lanes(self, stack: contextlib.ExitStack) -> Iterator[Lane]:
+    def _lanes(self, open_dates: OpenDates) -> Iterator[Lane]:
         """The dates, each opened only when the scheduler takes it up (so at most its bound are open)."""
         for job in self.jobs:
             opened: list[DateRun] = []
@@ -252,7 +276,7 @@ class RangeRun:
                 with self._lock:
                     self.started(day)
                 opened.append(
-                    DateRun(day, job.partition, self.client, self.source, self.max_pages, self.allow_empty, stack)
+                    DateRun(day, job.partition, self.client, self.source, self.max_pages, self.allow_empty, open_dates)
                 )
                 return Status.DONE
 
@@ -305,7 +329,7 @@ def extract_date(
         finally:
             lane.close()
 
-    with contextlib.ExitStack() as stack:
-        run = DateRun(day, as_partition(partition), client, source, max_pages, allow_empty, stack)
+    with contextlib.closing(OpenDates()) as open_dates:
+        run = DateRun(day, as_partition(partition), client, source, max_pages, allow_empty, open_dates)
         Scheduler(iter([run]), settle, fixed_limit(concurrency), abort=client.stop).run()
     return manifests[0]
