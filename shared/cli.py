@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
@@ -32,6 +31,7 @@ from shared.manifest import utc_now
 from shared.observe import collecting
 from shared.outcomes import Outcome, Status, worst
 from shared.settings import Choice, add_arguments, environment_help, resolve
+from shared.signals import Terminated, raise_on_sigterm
 
 S = TypeVar("S", bound=JobSettings)
 
@@ -148,24 +148,15 @@ def report(tool: str, outcomes: Iterable[Outcome], log: logging.Logger) -> int:
     return worst(outcome.exit_code for outcome in results)
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the main thread is, so the run unwinds exactly as on Ctrl-C."""
-
-    exit_code = EXIT_SIGTERM
-
-
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    # Unwinds like Ctrl-C, so open partition writers discard their temporary folders.
-    raise Terminated
-
-
 def run_main(tool: str, body: Callable[[], int]) -> int:
     """Call a job's body, turning configuration errors and interrupts into exit codes.
 
     SIGTERM is handled like SIGINT but exits 143: as PID 1 in a container without
-    an init, Python would otherwise ignore ``docker stop`` until it is killed.
+    an init, Python would otherwise ignore ``docker stop`` until it is killed. The
+    run unwinds as on Ctrl-C, so open partition writers discard their temporary
+    folders (``shared.signals``: the handler only raises).
     """
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    raise_on_sigterm()
     try:
         return body()
     except PipelineError as exc:  # a configuration error, or a store refusing us before any date started

@@ -9,7 +9,7 @@ from datetime import date
 
 import pytest
 
-from shared.cli import Outcome, Status, Terminated, attempt, report, run_main, worst
+from shared.cli import Outcome, Status, attempt, report, run_main, worst
 from shared.errors import (
     EXIT_OK,
     EXIT_PERMANENT,
@@ -24,6 +24,7 @@ from shared.errors import (
     RetriableApiError,
     RetriableStorageError,
 )
+from shared.signals import Terminated
 
 DAY = date(2026, 11, 24)
 log = logging.getLogger("test.cli")
