@@ -10,24 +10,23 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from types import FrameType
 
 from sales_api_sim.config import SimulatorConfig
 from sales_api_sim.server import make_server
 from shared.errors import ConfigError
 from shared.settings import Choice, Integer, Text, add_arguments, resolve, setting
+from shared.signals import StopSignals
 
 logger = logging.getLogger("sales_api_sim")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-# How often the main thread checks for a stop signal and the server loop for
-# shutdown: short enough that `docker stop` returns at once.
-STOP_CHECK_SECONDS = 0.1
+# How often the server loop checks for shutdown: short enough that `docker stop`
+# returns at once.
+SHUTDOWN_CHECK_SECONDS = 0.1
 
 DESCRIPTION = """\
 Serve an imitation of the upstream sales API.
@@ -107,6 +106,14 @@ def parse_args(argv: Sequence[str] | None, environ: Mapping[str, str]) -> tuple[
         parser.error(str(exc))
 
 
+def _announce(config: SimulatorConfig, url: str) -> None:
+    knobs = config.non_default_knobs()
+    if knobs:
+        described = ", ".join(f"{name}={value!r}" for name, value in knobs.items())
+        logger.info("non-default knobs: %s", described)
+    logger.info("sales API simulator listening on %s", url)
+
+
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Serve until SIGTERM or SIGINT; return the exit status."""
     args, config = parse_args(argv, os.environ if environ is None else environ)
@@ -121,33 +128,18 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         logger.error("cannot listen on %s:%s: %s", args.host, args.port, exc)
         return 1
 
-    received: list[int] = []
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        # Only flag it: logging from a signal handler can re-enter the logging locks.
-        received.append(signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    thread = threading.Thread(
-        target=server.serve_forever,
-        kwargs={"poll_interval": STOP_CHECK_SECONDS},
-        name="sales-api-sim",
-        daemon=True,
-    )
-    thread.start()
-    knobs = config.non_default_knobs()
-    if knobs:
-        described = ", ".join(f"{name}={value!r}" for name, value in knobs.items())
-        logger.info("non-default knobs: %s", described)
-    logger.info("sales API simulator listening on %s", server.url)
-    # A bounded wait keeps the main thread responsive to signals on every platform.
-    while not stop.wait(STOP_CHECK_SECONDS):
-        pass
-    logger.info("received %s, stopping", signal.Signals(received[0]).name)
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with StopSignals() as stops:
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_CHECK_SECONDS},
+            name="sales-api-sim",
+            daemon=True,
+        )
+        thread.start()
+        _announce(config, server.url)
+        # The main thread only waits: a signal at any moment before or during it is kept for it.
+        logger.info("received %s, stopping", stops.wait().name)
+        server.shutdown()
+        server.server_close()
+        thread.join()
     return 0
