@@ -1,4 +1,4 @@
-"""SIGTERM and SIGINT stop a run promptly whatever it is doing, and a dying worker pool is reported, not a traceback.
+"""SIGTERM and SIGINT stop a run, or the simulator, promptly whatever it is doing; a dying worker pool is reported.
 
 Each run is stopped at a point the test knows it reached (a log line, the
 server seeing the request, a test-only pause file from ``shared.testhook``),
@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from shared.manifest import verify_partition
 from shared.testhook import PAUSE_DIR_ENV, PAUSE_ENV
 
+from ..support.env import job_env
 from ..support.jobs import start_job_text
 from .support import (
     CONVERT,
@@ -177,3 +181,105 @@ def test_a_signal_stops_converting_workers(
     assert_stopped(code, rest, CONVERT, signum)
     assert snapshot(base / "stg") == two_dates
     assert hidden_entries(base / "stg" / "sales") == [] and hidden_entries(base / "quarantine" / "sales") == []
+
+
+# --- The simulator: SIGTERM (docker stop) or SIGINT stops it, exit 0, whatever it was doing ---------------------
+
+SIMULATOR = "sales_api_sim"
+
+SIGNAL_AT = """
+import logging, signal, sys, threading
+from sales_api_sim import cli
+
+PLACE, SIGNUM = sys.argv[1], signal.Signals[sys.argv[2]]
+LOCKS = (type(threading.Lock()), type(threading.RLock()))
+
+
+def in_the_wait(frame):
+    # Inside the wait main() calls for a signal, whatever waiting primitive that is.
+    while frame is not None:
+        if frame.f_code.co_name == "wait" and frame.f_back is not None and frame.f_back.f_code is cli.main.__code__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def signal_inside_the_wait(frame, event, function):
+    # Right after the wait first takes a lock (the old Event.wait did; its handler, Event.set, then waited
+    # for that lock for ever), or else as the wait first calls into C.
+    of_a_lock = isinstance(getattr(function, "__self__", None), LOCKS)
+    took_a_lock = event == "c_return" and of_a_lock and function.__name__ in ("acquire", "__enter__")
+    if (took_a_lock or (event == "c_call" and not of_a_lock)) and in_the_wait(frame):
+        sys.setprofile(None)
+        signal.raise_signal(SIGNUM)
+
+
+class SignalOnListening(logging.StreamHandler):
+    def emit(self, record):
+        super().emit(record)
+        if "listening on" not in record.getMessage():
+            return
+        if PLACE == "in-a-log-line":
+            signal.raise_signal(SIGNUM)  # inside Handler.handle: its lock is held
+        else:
+            sys.setprofile(signal_inside_the_wait)  # the main thread's next step is the wait
+
+
+logging.basicConfig(handlers=[SignalOnListening(sys.stderr)], level="INFO", format="%(name)s: %(message)s")
+sys.exit(cli.main(sys.argv[3:]))
+"""
+
+
+def listening_on(process: subprocess.Popen[str]) -> tuple[str, int]:
+    """The simulator's address, from the line it logs once it serves."""
+    address = urlsplit(read_until(process, "listening on")[-1].split()[-1])
+    assert address.hostname is not None and address.port is not None
+    return address.hostname, address.port
+
+
+def threads_of(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line for line in status.splitlines() if line.startswith("Threads:")).split()[1])
+
+
+def assert_simulator_stopped(code: int, stderr: str, signum: int) -> None:
+    assert code == 0, f"exit {code}\n{stderr}"
+    assert f"received {signal.Signals(signum).name}, stopping" in stderr and "Traceback" not in stderr, stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="counts the simulator's threads in /proc")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_simulator_with_a_request_in_flight(tmp_path: Path, signum: int) -> None:
+    process = start_job_text(SIMULATOR, ["--port", "0", "--latency", "0.5", "--token", TOKEN], {}, tmp_path)
+    host, port = listening_on(process)
+    with socket.create_connection((host, port), timeout=PROMPTLY) as client:
+        request = f"GET /sales?date={DAY}&page=1 HTTP/1.1\r\nHost: {host}\r\nAuthorization: {TOKEN}\r\n\r\n"
+        client.sendall(request.encode())
+        while threads_of(process.pid) < 3:  # the main thread, the server loop, and the request's, in its latency
+            assert process.poll() is None, process.communicate()[1]
+            threading.Event().wait(0.01)  # polling for the thread the simulator starts, not waiting out a delay
+        code, rest = stop(process, signum)
+
+    assert_simulator_stopped(code, rest, signum)
+
+
+@pytest.mark.parametrize("place", ["inside-the-wait", "in-a-log-line"])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_simulator_even_while_its_main_thread_holds_a_lock(
+    tmp_path: Path, signum: int, place: str
+) -> None:
+    """The signal comes at a point the program reaches, chosen by the code: no timing luck involved."""
+    args = [place, signal.Signals(signum).name, "--port", "0", "--latency", "0.5", "--token", TOKEN]
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", SIGNAL_AT, *args],
+            env=job_env(),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=PROMPTLY,
+        )
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"still running {PROMPTLY}s after signal {signum} {place}") from None
+
+    assert_simulator_stopped(done.returncode, done.stderr, signum)
