@@ -38,7 +38,8 @@ log = logging.getLogger(TOOL)
 JOB = "convert"
 """The job's name in lineage events and metrics."""
 
-SINGLE_GROUP = "one partition by path (instead of BASE_DIR layout)"
+SINGLE_GROUP = "one partition by path, all three flags together (instead of the BASE_DIR layout)"
+BY_PATH = ("--raw-dir", "--stg-dir", "--quarantine-dir")
 
 EPILOG = f"""\
 input:  BASE_DIR/raw/sales/<date>/ with its _SUCCESS manifest; a partition that is
@@ -48,6 +49,10 @@ output: BASE_DIR/stg/sales/<date>/sales_<date>.avro and _SUCCESS, replaced atomi
         with that run's own _SUCCESS manifest. Staging's _SUCCESS commits the pair: it
         names the run whose rejects belong to it (and their sha256); other runs' rejects
         are removed after it, except those of runs that failed --max-invalid-ratio.
+        A date is up to date (skipped) when staging holds its raw run and the quarantine
+        run staging names is there.
+paths:  --raw-dir, --stg-dir and --quarantine-dir, all three together, name one partition
+        and its outputs instead of BASE_DIR (a side conversion never touches its zones).
 dates:  with no --date, --start/--end or DATE, the dates extract's last run left
         complete (BASE_DIR/raw/sales/_LAST_RUN), else yesterday (UTC).
 
@@ -80,8 +85,7 @@ class ConvertSettings(ObservabilitySettings, JobSettings):
         kind=LocationKind(),
         metavar="PATH|URL",
         group=SINGLE_GROUP,
-        default_text="BASE_DIR/quarantine/sales/<date>",
-        help="where rejects go",
+        help="quarantine folder to write the partition's rejects to (one run=<run id>/ folder per run)",
     )
     codec: str = setting(
         env="CONVERT_CODEC",
@@ -149,38 +153,48 @@ def _partition_date(raw_dir: Partition, given: str | None) -> date:
 
 def _plan(settings: ConvertSettings, stores: Stores, clock: Clock) -> dict[date, Targets]:
     """Which partitions to convert, per date; every output folder checked (``shared.targets``) before any work."""
-    plan = _targets(settings, stores, clock)
-    by_flag = bool(settings.raw_dir)
+    paths = _named_paths(settings)
+    plan = _by_path_targets(paths, settings.date, stores) if paths else _base_dir_targets(settings, stores, clock)
+    raw_name, staging_name, quarantine_name = BY_PATH if paths else ("BASE_DIR",) * len(BY_PATH)
     for targets in plan.values():
-        staging_name = "--stg-dir" if by_flag else "BASE_DIR"
-        quarantine_name = "--quarantine-dir" if settings.quarantine_dir else "BASE_DIR"
-        check_distinct(
-            [
-                ("--raw-dir" if by_flag else "BASE_DIR", as_partition(targets.raw)),
-                (staging_name, as_partition(targets.staging)),
-                (quarantine_name, as_partition(targets.quarantine)),
-            ]
-        )
-        as_partition(targets.staging).check_output(STAGING, staging_name)
-        as_partition(targets.quarantine).check_output(QUARANTINE, quarantine_name)
+        raw, staging, quarantine = (as_partition(t) for t in (targets.raw, targets.staging, targets.quarantine))
+        check_distinct([(raw_name, raw), (staging_name, staging), (quarantine_name, quarantine)])
+        staging.check_output(STAGING, staging_name)
+        quarantine.check_output(QUARANTINE, quarantine_name)
     return plan
 
 
-def _targets(settings: ConvertSettings, stores: Stores, clock: Clock) -> dict[date, Targets]:
-    base = stores.root(settings.base_dir)
-    if settings.raw_dir or settings.stg_dir:
-        if not (settings.raw_dir and settings.stg_dir):
-            raise ConfigError("--raw-dir and --stg-dir go together")
-        if settings.start or settings.end:
-            raise ConfigError("--raw-dir/--stg-dir name one partition; they cannot be used with a range")
-        raw = stores.partition(resolved(settings.raw_dir))
-        day = _partition_date(raw, settings.date)
-        quarantine = (
-            stores.partition(resolved(settings.quarantine_dir))
-            if settings.quarantine_dir
-            else base.partition(QUARANTINE, day)
+def _named_paths(settings: ConvertSettings) -> tuple[Location, Location, Location] | None:
+    """The raw, staging and quarantine folders of one partition named by path (``BY_PATH``), or None for BASE_DIR.
+
+    All three or none: staging and its quarantine are one pair (``shared.quarantine``),
+    and a partition converted by path that settled BASE_DIR's quarantine would remove
+    the rejects the real staging partition names.
+    """
+    given = (settings.raw_dir, settings.stg_dir, settings.quarantine_dir)
+    missing = [flag for flag, value in zip(BY_PATH, given, strict=True) if value is None]
+    if len(missing) == len(BY_PATH):
+        return None
+    if missing:
+        raise ConfigError(
+            "--raw-dir, --stg-dir and --quarantine-dir go together: give all three to convert one partition "
+            f"by path (none for the BASE_DIR layout); missing {' and '.join(missing)}"
         )
-        return {day: Targets(raw, stores.partition(resolved(settings.stg_dir)), quarantine)}
+    if settings.start or settings.end:
+        raise ConfigError("--raw-dir/--stg-dir/--quarantine-dir name one partition; they cannot be used with a range")
+    raw, staging, quarantine = (resolved(where) for where in given if where is not None)
+    return raw, staging, quarantine
+
+
+def _by_path_targets(
+    paths: tuple[Location, Location, Location], given: str | None, stores: Stores
+) -> dict[date, Targets]:
+    raw, staging, quarantine = (stores.partition(where) for where in paths)
+    return {_partition_date(raw, given): Targets(raw, staging, quarantine)}
+
+
+def _base_dir_targets(settings: ConvertSettings, stores: Stores, clock: Clock) -> dict[date, Targets]:
+    base = stores.root(settings.base_dir)
     days = select_dates(
         settings.date,
         settings.start,

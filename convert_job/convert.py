@@ -158,27 +158,45 @@ def _safe_repr(record: Any) -> str:
         return "<nested too deeply to show>"
 
 
-def is_up_to_date(staging: Path | Partition, raw_run_id: str, codec: str) -> bool:
-    """Whether staging already holds this raw run converted with this schema, codec and manifest format.
+def is_up_to_date(staging: Path | Partition, quarantine: Path | Partition, raw_run_id: str, codec: str) -> bool:
+    """Whether staging already holds this raw run converted with this schema, codec and manifest format, paired.
 
     Cheap by design (no re-hashing of the Avro file): the listing and each file's
-    size must match the manifest, which catches a truncated or replaced file. A
+    size must match the manifest, which catches a truncated or replaced file. The
+    quarantine run staging names must be there the same way, with the rejects file
+    staging records: a reader starting from staging always finds its rejects. A
     staging partition of an older manifest format is converted again, which pairs
     it with its quarantine.
     """
-    partition = as_partition(staging)
+    manifest = _intact(as_partition(staging))
+    return (
+        manifest is not None
+        and manifest_format(manifest) == MANIFEST_FORMAT
+        and manifest.get("raw_run_id") == raw_run_id
+        and manifest.get("schema_fingerprint") == schema_fingerprint()
+        and manifest.get("codec") == codec
+        and _holds_paired_rejects(quarantine, manifest)
+    )
+
+
+def _intact(partition: Partition) -> dict[str, Any] | None:
+    """The manifest of ``partition`` if every file it lists is there at the size it lists, else None."""
     try:
         manifest = partition.read_manifest()
         partition.check_files(manifest)
     except PartitionError:
-        return False
+        return None
     if any(partition.size(entry.name) != entry.bytes for entry in file_entries(manifest)):
-        return False
-    return (
-        manifest_format(manifest) == MANIFEST_FORMAT
-        and manifest.get("raw_run_id") == raw_run_id
-        and manifest.get("schema_fingerprint") == schema_fingerprint()
-        and manifest.get("codec") == codec
+        return None
+    return manifest
+
+
+def _holds_paired_rejects(quarantine: Path | Partition, staging_manifest: dict[str, Any]) -> bool:
+    """Whether the quarantine run staging's manifest names is intact and lists the rejects file staging records."""
+    run_id = paired_run(staging_manifest)
+    run = None if run_id is None else _intact(run_partition(quarantine, run_id))
+    return run is not None and any(
+        entry.sha256 == staging_manifest["quarantine"]["sha256"] for entry in file_entries(run)
     )
 
 
@@ -207,7 +225,7 @@ def convert_date(
     raw_manifest = raw.read_manifest()
     raw.check_files(raw_manifest)
     raw_run_id = str(raw_manifest.get("run_id", ""))
-    if not force and is_up_to_date(staging_zone, raw_run_id, codec):
+    if not force and is_up_to_date(staging_zone, quarantine_zone, raw_run_id, codec):
         # A run killed after its swap left the old folder, or its quarantine unsettled; no writer will run to tidy.
         staging_zone.clean_leftovers()
         quarantine_zone.clean_leftovers()

@@ -128,7 +128,7 @@ def test_a_job_given_an_unsupported_location_exits_2_and_writes_nothing(
     tmp_path: Path, tool: str, args: list[str], env: dict[str, str], needle: str
 ) -> None:
     if tool == CONVERT and args:
-        args = [*args, "--stg-dir", str(tmp_path / "stg")]
+        args = [*args, "--stg-dir", str(tmp_path / "stg"), "--quarantine-dir", str(tmp_path / "q")]
     env = {"SALES_API_URL": "http://127.0.0.1:9/sales", "AUTH_TOKEN": "location-test-token", **env}
 
     result = run_job(tool, ["--date", "2022-08-09", *args], env, tmp_path)

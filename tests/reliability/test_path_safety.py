@@ -16,6 +16,7 @@ import pytest
 
 from sales_api_sim.server import RunningSimulator
 from shared.manifest import verify_partition
+from shared.quarantine import rejected_records
 
 from .support import (
     CONVERT,
@@ -33,6 +34,7 @@ from .support import (
 
 OTHER_DAY = "2022-08-08"
 THESIS = b"four years of work"
+SALE = b'{"client": "Bo", "purchase_date": "2022-08-09", "product": "TV", "price": 3}'
 
 
 def assert_refused(result: Result, tool: str, *needles: str) -> None:
@@ -150,13 +152,26 @@ def raw(tmp_path: Path) -> Path:
     ("args", "layout", "needles"),
     [
         pytest.param(
-            ["--stg-dir", "raw"], None, ["--raw-dir and --stg-dir must be separate folders"], id="raw-is-staging"
+            ["--stg-dir", "raw", "--quarantine-dir", "q"],
+            None,
+            ["--raw-dir and --stg-dir must be separate folders"],
+            id="raw-is-staging",
         ),
-        pytest.param(["--stg-dir", "raw/stg"], None, ["neither inside the other"], id="staging-inside-raw"),
+        pytest.param(
+            ["--stg-dir", "raw/stg", "--quarantine-dir", "q"],
+            None,
+            ["neither inside the other"],
+            id="staging-inside-raw",
+        ),
         pytest.param(
             ["--stg-dir", "stg", "--quarantine-dir", "stg"], None, ["--stg-dir and --quarantine-dir"], id="same-output"
         ),
-        pytest.param(["--stg-dir", "home"], foreign_folder, ["--stg-dir", "thesis.txt"], id="staging-foreign"),
+        pytest.param(
+            ["--stg-dir", "home", "--quarantine-dir", "q"],
+            foreign_folder,
+            ["--stg-dir", "thesis.txt"],
+            id="staging-foreign",
+        ),
         pytest.param(
             ["--stg-dir", "stg", "--quarantine-dir", "home"],
             foreign_folder,
@@ -164,7 +179,7 @@ def raw(tmp_path: Path) -> Path:
             id="quarantine-foreign",
         ),
         pytest.param(
-            ["--stg-dir", "home"],
+            ["--stg-dir", "home", "--quarantine-dir", "q"],
             lambda path: path.write_bytes(THESIS),
             ["--stg-dir", "is a file, not a folder; remove it"],
             id="staging-is-a-file",
@@ -182,6 +197,45 @@ def test_convert_refuses_outputs_it_did_not_write(
 
     assert_refused(result, CONVERT, *needles)
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "missing"),
+    [
+        pytest.param(["--raw-dir", "raw", "--stg-dir", "stg"], "missing --quarantine-dir", id="no-quarantine-dir"),
+        pytest.param(["--raw-dir", "raw", "--quarantine-dir", "q"], "missing --stg-dir", id="no-stg-dir"),
+        pytest.param(["--stg-dir", "stg", "--quarantine-dir", "q"], "missing --raw-dir", id="no-raw-dir"),
+        pytest.param(["--quarantine-dir", "q"], "missing --raw-dir and --stg-dir", id="only-quarantine-dir"),
+    ],
+)
+def test_a_partition_by_path_takes_all_three_folders(raw: Path, tmp_path: Path, args: list[str], missing: str) -> None:
+    """An output left to BASE_DIR would pair a side conversion with the real zone's staging or quarantine."""
+    before = snapshot(tmp_path)
+
+    result = run_job(CONVERT, ["--date", DAY, *args], {"BASE_DIR": str(tmp_path / "data")}, tmp_path)
+
+    assert_refused(result, CONVERT, "--raw-dir, --stg-dir and --quarantine-dir go together", missing)
+    assert snapshot(tmp_path) == before
+
+
+def test_converting_a_partition_aside_leaves_the_real_zones_alone(base: Path, tmp_path: Path) -> None:
+    """The reported bug: a side conversion settled BASE_DIR's quarantine, deleting the rejects real staging names."""
+    raw = base / "raw" / "sales" / DAY
+    write_raw_partition(raw, {page_name(1): b'[{"client": "Ann"}, ' + SALE + b"]"})
+    env = {"BASE_DIR": str(base), "CONVERT_MAX_INVALID_RATIO": "0.9"}
+    assert_success(run_job(CONVERT, ["--date", DAY], env, tmp_path))
+    real = {zone: snapshot(base / zone) for zone in ("stg", "quarantine")}
+
+    aside = ["--raw-dir", str(raw), "--stg-dir", "side/stg"]
+    assert_refused(run_job(CONVERT, aside, env, tmp_path), CONVERT, "missing --quarantine-dir")
+    assert_success(run_job(CONVERT, [*aside, "--quarantine-dir", "side/quarantine"], env, tmp_path))
+    again = run_job(CONVERT, ["--date", DAY], env, tmp_path)
+
+    assert_success(again)
+    assert "up to date" in again.stderr
+    assert {zone: snapshot(base / zone) for zone in ("stg", "quarantine")} == real
+    assert rejected_records(base / "quarantine" / "sales" / DAY, verify_partition(base / "stg" / "sales" / DAY))
+    assert rejected_records(tmp_path / "side" / "quarantine", verify_partition(tmp_path / "side" / "stg"))
 
 
 def test_convert_without_rejects_keeps_a_quarantine_dir_of_other_files(raw: Path, tmp_path: Path) -> None:

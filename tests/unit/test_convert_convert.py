@@ -493,6 +493,37 @@ def test_staging_with_a_missing_file_is_not_up_to_date(targets: LocalTargets) ->
     verify_partition(targets.staging)
 
 
+def _remove_run(folder: Path) -> None:
+    shutil.rmtree(folder)
+
+
+def _replace_rejects(folder: Path) -> None:
+    (folder / REJECTED_FILE).write_bytes(b"{}\n")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(_remove_run, id="run-folder-gone"),
+        pytest.param(lambda folder: (folder / SUCCESS_FILE).unlink(), id="run-manifest-gone"),
+        pytest.param(lambda folder: (folder / REJECTED_FILE).unlink(), id="rejects-file-gone"),
+        pytest.param(_replace_rejects, id="rejects-file-replaced"),
+    ],
+)
+def test_staging_whose_quarantine_run_is_missing_or_damaged_is_not_up_to_date(
+    targets: LocalTargets, damage: Any
+) -> None:
+    """A reader starting from staging must find its rejects: a staging partition without them is converted again."""
+    write_raw(targets.raw, [[sale(), sale(price="x")]])
+    convert(targets, max_invalid_ratio=0.9)
+    damage(run_folder(targets.quarantine, verify_partition(targets.staging)["run_id"]))
+
+    assert convert(targets, max_invalid_ratio=0.9) is Status.DONE
+
+    assert [line["record"] for line in quarantined(targets)] == [sale(price="x")]
+    assert run_ids(targets.quarantine) == [verify_partition(targets.staging)["run_id"]]
+
+
 @pytest.mark.parametrize("codec", ["null", "deflate"])
 def test_each_codec_is_readable(targets: LocalTargets, codec: str) -> None:
     write_raw(targets.raw, PAGES)
