@@ -141,13 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _partition_date(raw_dir: Partition, given: str | None) -> date:
     """The date of a partition named by path: its manifest's date, which ``--date`` must agree with."""
     try:
-        recorded = parse_date(str(raw_dir.read_manifest().get("date", "")))
+        manifest = raw_dir.read_manifest()
+        recorded = parse_date(str(manifest.get("date", "")))
     except PipelineError as exc:
         if given:
             return parse_date(given)
         raise ConfigError(f"cannot tell the date of {raw_dir}; pass --date ({exc})") from None
-    if given and parse_date(given) != recorded:
-        raise ConfigError(f"--date {given} disagrees with {raw_dir}, whose manifest says {recorded}")
+    if given:
+        raw_dir.check_date(manifest, parse_date(given), "--date", ConfigError)
     return recorded
 
 

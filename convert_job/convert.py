@@ -216,13 +216,14 @@ def convert_date(
 ) -> Status:
     """Convert ``day``; returns DONE, or SKIPPED when staging is already up to date.
 
-    Raises ``PartitionError`` for a missing, partial or altered raw partition and
+    Raises ``PartitionError`` for a missing, partial or altered raw partition (or one of another date) and
     ``DataError`` when too many records are invalid; staging, and the quarantine run
     it names, are untouched in both cases. The run's rejects go to its own run folder
     (``shared.quarantine``), committed before staging, whose manifest then names it.
     """
     raw, staging_zone, quarantine_zone = (as_partition(t) for t in (targets.raw, targets.staging, targets.quarantine))
     raw_manifest = raw.read_manifest()
+    raw.check_date(raw_manifest, day)
     raw.check_files(raw_manifest)
     raw_run_id = str(raw_manifest.get("run_id", ""))
     if not force and is_up_to_date(staging_zone, quarantine_zone, raw_run_id, codec):

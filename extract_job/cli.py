@@ -20,8 +20,8 @@ from extract_job.settings import ExtractSettings
 from extract_job.watchdog import Watchdog
 from shared.cli import EXIT_CODES, Status, job_parser, os_error_message, report, run_main, start, worst
 from shared.config import load_environment
-from shared.dates import Clock, select_dates, system_clock
-from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError, PipelineError
+from shared.dates import Clock, select_dates, strict_date, system_clock
+from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError, PartitionError, PipelineError
 from shared.last_run import record_last_run
 from shared.logs import console_line
 from shared.manifest import new_run_id
@@ -71,6 +71,8 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
     partitions = {day: _partition(day, settings, stores) for day in days}
     for partition in partitions.values():
         partition.check_output(RAW, named_by)
+    if settings.raw_dir:
+        _check_raw_dir_date(days[0], partitions[days[0]])
     log.info(
         "extracting %d date(s) from %s with concurrency %d",
         len(days),
@@ -144,11 +146,32 @@ def _partition(day: date, settings: ExtractSettings, stores: Stores) -> Partitio
     return stores.root(settings.base_dir).partition(RAW, day)
 
 
+def _check_raw_dir_date(day: date, partition: Partition) -> None:
+    """Refuse a ``--raw-dir`` that is another date's: named by another date, or holding another date's partition.
+
+    Either would put ``day``'s pages where convert reads another date (or the reverse).
+    """
+    try:
+        named: date | None = strict_date(partition.name)
+    except ValueError:
+        named = None  # not named by a date
+    if named not in (None, day):
+        raise ConfigError(
+            f"--date {day} disagrees with --raw-dir {partition}, whose name is the date {named}; "
+            "name that date's own folder, or one not named by a date"
+        )
+    try:
+        manifest = partition.read_manifest()
+    except PartitionError:  # nothing committed there (or a manifest no run can read), so no date to disagree with
+        return
+    partition.check_date(manifest, day, "--date", ConfigError)
+
+
 def _skip(day: date, partition: Partition, settings: ExtractSettings) -> Callable[[], bool]:
     """Whether ``day`` is to be skipped, asked when its turn comes: complete already, with ``--missing-only``."""
 
     def skip() -> bool:
-        if not (settings.missing_only and is_complete(partition)):
+        if not (settings.missing_only and is_complete(partition, day)):
             return False
         partition.clean_leftovers()  # what a run killed after its swap left behind; no writer will run to remove it
         log.info("%s: already complete, skipped (--missing-only)", day)

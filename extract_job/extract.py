@@ -55,10 +55,10 @@ def _refuse_emptying(day: date, partition: Partition) -> None:
         )
 
 
-def is_complete(partition: Path | Partition) -> bool:
-    """Whether ``partition`` holds a complete raw partition (manifest and every file intact)."""
+def is_complete(partition: Path | Partition, day: date) -> bool:
+    """Whether ``partition`` holds a complete raw partition of ``day`` (its manifest's date, every file intact)."""
     try:
-        as_partition(partition).verify()
+        as_partition(partition).verify(day)
     except PartitionError:
         return False
     return True

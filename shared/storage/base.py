@@ -23,6 +23,7 @@ from datetime import date
 from types import TracebackType
 from typing import Any, BinaryIO
 
+from shared.errors import PartitionError, PipelineError
 from shared.manifest import FileEntry, check_digest, file_entries
 from shared.zones import DATASET
 
@@ -69,6 +70,11 @@ class Partition(abc.ABC):
     @abc.abstractmethod
     def __str__(self) -> str:
         """Where it is, for messages: a path, or ``s3://bucket/key``."""
+
+    @property
+    @abc.abstractmethod
+    def name(self) -> str:
+        """The folder's own name: the last part of its path or key prefix (a date's partition is named by the date)."""
 
     @abc.abstractmethod
     def identity(self) -> str:
@@ -135,9 +141,26 @@ class Partition(abc.ABC):
     def protected(self, finished_at: str) -> bool:
         """Whether a run finished at ``finished_at`` is too recent to remove (another process may still use it)."""
 
-    def verify(self) -> dict[str, Any]:
-        """Full check (the gate and every digest); returns the manifest of a complete partition."""
+    def check_date(
+        self,
+        manifest: dict[str, Any],
+        day: date,
+        named_by: str = "the date",
+        error: type[PipelineError] = PartitionError,
+    ) -> None:
+        """Refuse (``error``) a manifest recording another date than ``day``: a partition misplaced or altered.
+
+        ``named_by`` says where ``day`` came from ("--date") for the message.
+        """
+        recorded = manifest.get("date")
+        if recorded != day.isoformat():
+            raise error(f"{named_by} {day} disagrees with {self}, whose manifest says {recorded}")
+
+    def verify(self, day: date | None = None) -> dict[str, Any]:
+        """Full check (the gate, every digest and, given ``day``, the date); returns a complete partition's manifest."""
         manifest = self.read_manifest()
+        if day is not None:
+            self.check_date(manifest, day)
         self.check_files(manifest)
         for entry in file_entries(manifest):
             check_digest(self, entry, self.read(entry.name))

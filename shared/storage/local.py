@@ -74,6 +74,10 @@ class LocalPartition(Partition):
     def __hash__(self) -> int:
         return hash(self.path)
 
+    @property
+    def name(self) -> str:
+        return Path(os.path.abspath(self.path)).name  # "." and ".." resolved, a symlink's own name kept
+
     def identity(self) -> str:
         return str(self.path.resolve())
 

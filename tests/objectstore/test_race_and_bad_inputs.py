@@ -186,3 +186,36 @@ def test_a_process_environment_without_the_store_variables_uses_those_in_env_fil
 
     assert done.returncode == 0, done.stderr
     assert reader(seaweedfs, bucket, RAW).verify()["pages"] == 2
+
+
+def test_a_partition_of_another_date_is_refused_on_the_store(
+    seaweedfs: SeaweedFS, simulator: Callable[..., Any], tmp_path: Path
+) -> None:
+    """The local rules hold on the store: the date check is the storage seam's, written once for both."""
+    other = "2022-08-01"
+    sim = simulator(pages=2, records_per_page=5)
+    bucket = seaweedfs.new_bucket()
+    env = {**extract_env(sim, tmp_path), **seaweedfs.env(f"s3://{bucket}/lake")}
+    side = f"s3://{bucket}/side"
+    assert_success(run_job(EXTRACT, ["--date", other, "--raw-dir", side], env, tmp_path))
+    requests, stored = sim.stats.requests_total, objects(seaweedfs, bucket)
+
+    for raw_dir, needle in [
+        (side, f"{side}, whose manifest says {other}"),
+        (f"s3://{bucket}/lake/raw/sales/{other}", f"whose name is the date {other}"),
+    ]:
+        result = run_job(EXTRACT, ["--date", DAY, "--raw-dir", raw_dir], env, tmp_path)
+        assert_clean_failure(result, EXTRACT, f"--date {DAY} disagrees with", needle, code=2)
+    assert (sim.stats.requests_total, objects(seaweedfs, bucket)) == (requests, stored)
+
+    client = seaweedfs.client()
+    for key in stored:  # the other date's partition, misplaced at DAY's place
+        client.copy_object(Bucket=bucket, Key=f"{RAW}/{key.removeprefix('side/')}", CopySource=f"{bucket}/{key}")
+    result = run_job(CONVERT, ["--date", DAY], env, tmp_path)
+    assert_clean_failure(result, CONVERT, f"the date {DAY} disagrees with s3://{bucket}/{RAW}", f"says {other}", code=3)
+    assert not any(key.startswith("lake/stg/") for key in objects(seaweedfs, bucket))
+
+    again = run_job(EXTRACT, ["--date", DAY, "--missing-only"], env, tmp_path)
+    assert_success(again)
+    assert "1 done, 0 skipped" in again.stderr
+    assert reader(seaweedfs, bucket, RAW).verify()["date"] == DAY

@@ -23,6 +23,7 @@ from .support import (
     DAY,
     EXTRACT,
     Result,
+    assert_clean_failure,
     assert_success,
     extract_env,
     hidden_entries,
@@ -119,6 +120,71 @@ def test_extract_takes_a_missing_empty_or_own_raw_dir(
     assert verify_partition(tmp_path / "out")["pages"] == 2
 
 
+@pytest.mark.parametrize(
+    ("layout", "raw_dir", "needles"),
+    [
+        pytest.param(
+            lambda root: None,
+            f"data/raw/sales/{OTHER_DAY}",
+            [f"--date {DAY} disagrees with --raw-dir", f"whose name is the date {OTHER_DAY}"],
+            id="a-new-folder-named-by-another-date",
+        ),
+        pytest.param(
+            lambda root: raw_partition(root / "data" / "raw" / "sales" / OTHER_DAY, OTHER_DAY),
+            f"data/raw/sales/{OTHER_DAY}",
+            [f"whose name is the date {OTHER_DAY}"],
+            id="another-dates-own-partition",
+        ),
+        pytest.param(
+            lambda root: raw_partition(root / "out", OTHER_DAY),
+            "out",
+            [f"--date {DAY} disagrees with", f"out, whose manifest says {OTHER_DAY}"],
+            id="a-folder-holding-another-dates-partition",
+        ),
+    ],
+)
+def test_extract_refuses_a_raw_dir_of_another_date(
+    sales_api: Callable[..., RunningSimulator],
+    tmp_path: Path,
+    layout: Callable[[Path], None],
+    raw_dir: str,
+    needles: list[str],
+) -> None:
+    """The reported bug: ``--date 2022-08-01 --raw-dir data/raw/sales/2022-09-01`` replaced 09-01 with 08-01's sales."""
+    sim = sales_api(pages=2, records_per_page=3)
+    layout(tmp_path)
+    before = snapshot(tmp_path)
+
+    result = run_job(EXTRACT, ["--date", DAY, "--raw-dir", raw_dir], extract_env(sim, tmp_path / "data"), tmp_path)
+
+    assert_refused(result, EXTRACT, *needles)
+    assert snapshot(tmp_path) == before
+    assert sim.stats.requests_total == 0, "refused before any request"
+
+
+def test_convert_refuses_a_raw_partition_of_another_date_at_the_dates_place(base: Path, tmp_path: Path) -> None:
+    """A partition misplaced (or its manifest altered) must not become the staging partition of the wrong date."""
+    raw_partition(base / "raw" / "sales" / DAY, OTHER_DAY)
+
+    result = run_job(CONVERT, ["--date", DAY], {"BASE_DIR": str(base)}, tmp_path)
+
+    assert_clean_failure(result, CONVERT, f"{DAY}: the date {DAY} disagrees with", f"says {OTHER_DAY}", code=3)
+    assert sorted(p.name for p in base.iterdir()) == ["raw"]
+
+
+def test_missing_only_extracts_again_a_partition_of_another_date(
+    sales_api: Callable[..., RunningSimulator], base: Path, tmp_path: Path
+) -> None:
+    sim = sales_api(pages=2, records_per_page=3)
+    raw_partition(base / "raw" / "sales" / DAY, OTHER_DAY)
+
+    result = run_job(EXTRACT, ["--date", DAY, "--missing-only"], extract_env(sim, base), tmp_path)
+
+    assert_success(result)
+    assert "1 done, 0 skipped" in result.stderr
+    assert verify_partition(base / "raw" / "sales" / DAY)["date"] == DAY
+
+
 def test_a_fresh_base_dir_is_fine(sales_api: Callable[..., RunningSimulator], tmp_path: Path) -> None:
     sim = sales_api(pages=1, records_per_page=3)
     assert_success(run_job(EXTRACT, ["--date", DAY], extract_env(sim, tmp_path / "new" / "data"), tmp_path))
@@ -196,6 +262,16 @@ def test_convert_refuses_outputs_it_did_not_write(
     result = run_job(CONVERT, ["--raw-dir", "raw", *args], {"BASE_DIR": str(tmp_path / "data")}, tmp_path)
 
     assert_refused(result, CONVERT, *needles)
+    assert snapshot(tmp_path) == before
+
+
+def test_convert_refuses_a_date_its_raw_dir_disagrees_with(raw: Path, tmp_path: Path) -> None:
+    args = ["--date", OTHER_DAY, "--raw-dir", "raw", "--stg-dir", "stg", "--quarantine-dir", "q"]
+    before = snapshot(tmp_path)
+
+    result = run_job(CONVERT, args, {"BASE_DIR": str(tmp_path / "data")}, tmp_path)
+
+    assert_refused(result, CONVERT, f"--date {OTHER_DAY} disagrees with", f"raw, whose manifest says {DAY}")
     assert snapshot(tmp_path) == before
 
 

@@ -185,9 +185,14 @@ def test_rerun_replaces_with_a_new_run_id(tmp_path: Path) -> None:
             False,
             id="manifest-with-wrong-types",
         ),
+        pytest.param(
+            lambda d: extract_date(DAY.replace(day=1), d, cast(SalesApiClient, FakeClient(2)), SOURCE, 1, 100),
+            False,
+            id="another-dates-partition",
+        ),
     ],
 )
 def test_is_complete(tmp_path: Path, setup, expected: bool) -> None:
     target = tmp_path / "d"
     setup(target)
-    assert is_complete(target) is expected
+    assert is_complete(target, DAY) is expected
