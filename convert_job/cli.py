@@ -15,13 +15,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
+from typing import ClassVar
 
 from convert_job import TOOL
 from convert_job.convert import Targets, convert_date
 from convert_job.facts import describe
 from convert_job.schema import check_codec
 from shared.cli import EXIT_CODES, Outcome, Status, attempt, job_parser, report, run_main, start
-from shared.config import JobSettings, load_environment
+from shared.config import YESTERDAY, JobSettings, load_environment
 from shared.dates import Clock, parse_date, select_dates, system_clock
 from shared.errors import EXIT_RETRY, ConfigError, PipelineError
 from shared.last_run import last_run_dates
@@ -53,8 +54,6 @@ output: BASE_DIR/stg/sales/<date>/sales_<date>.avro and _SUCCESS, replaced atomi
         run staging names is there.
 paths:  --raw-dir, --stg-dir and --quarantine-dir, all three together, name one partition
         and its outputs instead of BASE_DIR (a side conversion never touches its zones).
-dates:  with no --date, --start/--end or DATE, the dates extract's last run left
-        complete (BASE_DIR/raw/sales/_LAST_RUN), else yesterday (UTC).
 
 {EXIT_CODES}"""
 
@@ -62,6 +61,10 @@ dates:  with no --date, --start/--end or DATE, the dates extract's last run left
 @dataclass(frozen=True, kw_only=True)
 class ConvertSettings(ObservabilitySettings, JobSettings):
     """The convert job's settings, declared once (see ``shared.settings``); picklable for the worker processes."""
+
+    default_dates: ClassVar[str] = (
+        f"the dates extract's last run left complete (BASE_DIR/raw/sales/_LAST_RUN), else {YESTERDAY}"
+    )
 
     raw_dir: Location | None = setting(
         flag="--raw-dir",

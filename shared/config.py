@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from dotenv import dotenv_values
 
@@ -23,16 +24,20 @@ from shared.storage.location import Location, LocationKind
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("text", "json")
-DATES_GROUP = "dates (default: env DATE, else yesterday in UTC)"
+DATES_GROUP = "dates (default: env DATE, else {default_dates})"
 LOGGING_GROUP = "logging"
 STORAGE_GROUP = "object storage"
 DAY = "YYYY-MM-DD"
+YESTERDAY = "yesterday in UTC"
 MAX_TOKEN_FILE_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
 class JobSettings:
     """What every job reads: the data root, the dates and logging. Each job's settings extend it."""
+
+    default_dates: ClassVar[str] = YESTERDAY
+    """The dates a job takes when no flag and no ``DATE`` names any, as its help and the reference say it."""
 
     base_dir: Location = setting(
         env="BASE_DIR",
@@ -70,7 +75,7 @@ class JobSettings:
         env="DATE",
         default=None,
         kind=Text(description=f"{DAY} or START..END"),
-        default_text="yesterday, UTC",
+        default_text="{default_dates}",
         help="date to process when no flag names one: YYYY-MM-DD, or START..END for a backfill",
     )
     log_level: str = setting(

@@ -31,6 +31,9 @@ reference (``python -m shared.settings_doc --write``), add the variable to ``.en
 ``tests/unit/test_settings_*.py`` fail until all three are done. A value computed from other settings (the API
 token from ``AUTH_TOKEN``/``AUTH_TOKEN_FILE``) is a ``field(init=False)`` set in ``__post_init__``.
 
+A declaration shared by programs whose default differs (the dates of ``shared.config.JobSettings``) names a
+class attribute in its ``group`` or ``default_text`` (``"{default_dates}"``); each program's class sets its own.
+
 A ``Kind`` turns text into a value (``parse``) and checks a value given from Python (``check``), so the same
 rule holds for the command line, the environment and code constructing the dataclass directly.
 """
@@ -310,12 +313,37 @@ def setting(
 
 
 def specs(settings_class: type[Any]) -> list[Spec[Any]]:
-    """The declared settings of a settings dataclass, in declaration order (inherited ones first)."""
+    """The declared settings of a settings dataclass, in declaration order (inherited ones first).
+
+    A ``group`` or ``default_text`` may name a class attribute in braces (``{default_dates}``),
+    filled in from ``settings_class``: a text that differs between the programs sharing
+    a declaration (the dates a job takes by default) is declared once on the base class.
+    """
     return [
-        Spec(name=field.name, **field.metadata[_METADATA_KEY])
+        _spec(settings_class, field.name, field.metadata[_METADATA_KEY])
         for field in dataclasses.fields(settings_class)
         if _METADATA_KEY in field.metadata
     ]
+
+
+def _spec(settings_class: type[Any], name: str, declared: Mapping[str, Any]) -> Spec[Any]:
+    attributes = _Attributes(settings_class)
+    filled = {
+        key: None if declared[key] is None else declared[key].format_map(attributes)
+        for key in ("group", "default_text")
+    }
+    return Spec(name=name, **{**declared, **filled})
+
+
+class _Attributes(dict[str, Any]):
+    """``str.format_map``'s mapping of a class's attributes, looked up only when a text names one."""
+
+    def __init__(self, owner: type[Any]) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def __missing__(self, key: str) -> Any:
+        return getattr(self._owner, key)
 
 
 def env_names(settings_class: type[Any]) -> list[str]:

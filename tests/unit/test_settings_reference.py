@@ -7,6 +7,7 @@ documents the settings misses it.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
@@ -95,6 +96,22 @@ def test_the_reference_is_generated_from_the_declarations() -> None:
     for program in SERVICES.values():
         for spec in settings_doc.program_specs(program):
             assert f"`{spec.env or spec.flag}`" in reference
+
+
+@pytest.mark.parametrize(
+    ("program", "default"),
+    [
+        ("extract_job", "yesterday in UTC"),
+        ("convert_job", "the dates extract's last run left complete (BASE_DIR/raw/sales/_LAST_RUN), else yesterday"),
+    ],
+)
+def test_each_job_states_its_own_default_dates(program: str, default: str) -> None:
+    """Both jobs share the dates' declarations, but convert's default is extract's last run (tests/integration)."""
+    [dates] = [spec for spec in settings_doc.program_specs(program) if spec.env == "DATE"]
+    parser = importlib.import_module(f"{program}.cli").build_parser()
+
+    assert dates.shown_default().startswith(default)
+    assert f"dates (default: env DATE, else {default}" in parser.format_help()
 
 
 def test_real_compose_passes_a_set_variable_and_leaves_an_unset_one_out(tmp_path: Path) -> None:

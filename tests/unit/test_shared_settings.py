@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -24,6 +24,7 @@ from shared.settings import (
     environment_help,
     resolve,
     setting,
+    specs,
 )
 
 
@@ -156,6 +157,38 @@ def test_help_names_each_flag_with_its_env_variable_and_default() -> None:
         assert f"  {name} " in env_text
     assert "the endpoint (default required)" in env_text
     assert "share (default 0.01)" in env_text
+
+
+@dataclass(frozen=True, kw_only=True)
+class Shared:
+    """A declaration shared by two programs whose default differs: the text names a class attribute."""
+
+    default_start: ClassVar[str] = "now"
+    start: str | None = setting(
+        env="EX_START",
+        flag="--start",
+        default=None,
+        kind=Text(),
+        group="when (default {default_start})",
+        default_text="{default_start}",
+        help="start",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Later(Shared):
+    default_start: ClassVar[str] = "later, {as} given"
+
+
+@pytest.mark.parametrize(("settings_class", "default"), [(Shared, "now"), (Later, "later, {as} given")])
+def test_a_shared_declaration_says_each_programs_own_default(settings_class: type[Any], default: str) -> None:
+    [spec] = specs(settings_class)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser, settings_class)
+
+    assert (spec.group, spec.shown_default()) == (f"when (default {default})", default)
+    assert f"when (default {default}):" in parser.format_help()
+    assert f"start (default {default}; flag --start)" in environment_help(settings_class)
 
 
 def test_a_setting_needs_an_env_name_or_a_flag() -> None:
