@@ -129,10 +129,29 @@ class JobSettings:
 
 
 def load_environment(env_file: str | os.PathLike[str] | None = None) -> dict[str, str]:
-    """Merge ``.env`` (or ``ENV_FILE``) under the process environment."""
-    path = Path(env_file or os.environ.get("ENV_FILE") or ".env")
-    from_file = {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
-    return {**from_file, **os.environ}
+    """Merge ``.env`` (or ``ENV_FILE``) under the process environment.
+
+    The default ``./.env`` may be absent. A file named on purpose (``ENV_FILE``
+    or ``env_file``) must be a readable regular file: settings silently left out
+    would surface as some other, misleading error ("SALES_API_URL is not set").
+    """
+    named = env_file or os.environ.get("ENV_FILE", "").strip()
+    path = Path(named or ".env")
+    if not named and not path.is_file():
+        return dict(os.environ)
+    return {**_read_env_file(path, "ENV_FILE" if named else "the .env file"), **os.environ}
+
+
+def _read_env_file(path: Path, name: str) -> dict[str, str]:
+    if not path.is_file():
+        problem = "does not exist" if not path.exists() else "is not a regular file"
+        raise ConfigError(f"{name} {path} {problem}")
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return {k: v for k, v in dotenv_values(stream=handle).items() if v is not None}
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read {name} {path}: {reason}") from None
 
 
 def read_token(token: str | None, token_file: Path | None) -> str:

@@ -22,7 +22,8 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     """A clean environment for in-process runs (applied to ``os.environ``) and subprocess runs."""
     jobs.scrub_environ(monkeypatch)
     monkeypatch.chdir(tmp_path)
-    env = {"BASE_DIR": str(tmp_path / "data"), "ENV_FILE": str(tmp_path / "no-such.env")}
+    (tmp_path / "empty.env").touch()
+    env = {"BASE_DIR": str(tmp_path / "data"), "ENV_FILE": str(tmp_path / "empty.env")}
     return Workspace(tmp_path, tmp_path / "data", env)
 
 

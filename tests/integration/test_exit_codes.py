@@ -176,3 +176,16 @@ def test_convert_usage_errors_exit_2_and_write_nothing(argv, extracted: Path, wo
     result = run_job("convert_job", ["--date", DAYS[0], *argv], workspace.env, workspace.root)
     assert result.code == 2, result.stderr
     assert not (extracted / "stg").exists() and not (extracted / "quarantine").exists()
+
+
+@pytest.mark.parametrize("tool", ["extract_job", "convert_job"])
+@pytest.mark.parametrize("missing", ["no-such.env", "."], ids=["missing", "a-folder"])
+def test_an_env_file_that_is_not_there_is_one_usage_line(tool: str, missing: str, workspace) -> None:
+    # The API is not configured at all: without the check, the error was "SALES_API_URL is not set".
+    named = workspace.root / missing
+    env = {**workspace.env, "ENV_FILE": str(named)}
+    result = run_job(tool, ["--date", DAYS[0]], env, workspace.root)
+    assert result.code == 2, result.stderr
+    assert result.stderr.splitlines() == [result.error_lines(tool)[0]]
+    assert f"ENV_FILE {named} " in result.stderr
+    assert not workspace.base.exists()

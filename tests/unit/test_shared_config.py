@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -113,9 +114,39 @@ def test_load_environment_from_env_file_variable_and_argument(tmp_path: Path, mo
     assert load_environment(tmp_path / "third.env")["WHERE"] == "third"
 
 
-def test_load_environment_without_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("ENV_FILE", str(tmp_path / "missing.env"))
+@pytest.mark.parametrize("env_file", ["", "  "], ids=["unset", "blank"])
+def test_load_environment_without_the_default_file(
+    env_file: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no ./.env here: the default file may be absent, silently
+    monkeypatch.setenv("ENV_FILE", env_file)
     monkeypatch.setenv("PRESENT", "yes")
     env = load_environment()
     assert env["PRESENT"] == "yes"
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        pytest.param("missing.env", "does not exist", id="missing"),
+        pytest.param(".", "is not a regular file", id="a-folder"),
+    ],
+)
+def test_an_env_file_named_on_purpose_must_be_a_file(
+    name: str, problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("WHERE=dotenv\n", encoding="utf-8")  # not a fallback for the named file
+    monkeypatch.setenv("ENV_FILE", str(tmp_path / name))
+    with pytest.raises(ConfigError, match=f"^ENV_FILE {re.escape(str(tmp_path / name))} {problem}$"):
+        load_environment()
+    with pytest.raises(ConfigError, match=problem):
+        load_environment(tmp_path / name)
+
+
+def test_an_unreadable_env_file_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "latin1.env"
+    path.write_bytes(b"WHERE=caf\xe9\n")
+    monkeypatch.setenv("ENV_FILE", str(path))
+    with pytest.raises(ConfigError, match=f"cannot read ENV_FILE {re.escape(str(path))}: not UTF-8 text"):
+        load_environment()
