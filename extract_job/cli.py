@@ -11,7 +11,7 @@ from datetime import date
 
 from extract_job import TOOL
 from extract_job.client import SalesApiClient, Timeouts, make_session
-from extract_job.extract import DateJob, RangeRun, is_complete
+from extract_job.extract import DateJob, RangeRun, complete_manifest, fetched_too_early
 from extract_job.facts import describe
 from extract_job.progress import display_for
 from extract_job.ratecontrol import RateController
@@ -112,6 +112,7 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
             started=lambda day: watch.running([day]),
             settled=watch.record,
             progress=display_for(settings.progress_interval, settings.log_format, sys.stderr, len(jobs)),
+            clock=clock,
         )
         outcomes = run.run()
         code = report(TOOL, outcomes, log)
@@ -168,10 +169,21 @@ def _check_raw_dir_date(day: date, partition: Partition) -> None:
 
 
 def _skip(day: date, partition: Partition, settings: ExtractSettings) -> Callable[[], bool]:
-    """Whether ``day`` is to be skipped, asked when its turn comes: complete already, with ``--missing-only``."""
+    """Whether ``day`` is to be skipped, asked when its turn comes: complete already, with ``--missing-only``.
+
+    A partition fetched before its day ended (an intraday pull) is complete but
+    not final: it is fetched again.
+    """
 
     def skip() -> bool:
-        if not (settings.missing_only and is_complete(partition, day)):
+        if not settings.missing_only:
+            return False
+        manifest = complete_manifest(partition, day)
+        if manifest is None:
+            return False
+        too_early = fetched_too_early(day, manifest)
+        if too_early:
+            log.info("%s: complete, but %s: fetching it again (--missing-only)", day, too_early)
             return False
         partition.clean_leftovers()  # what a run killed after its swap left behind; no writer will run to remove it
         log.info("%s: already complete, skipped (--missing-only)", day)

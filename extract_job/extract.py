@@ -24,13 +24,15 @@ from extract_job.progress import Display, Progress
 from extract_job.scheduler import Lane, Scheduler, fixed_limit
 from shared import observe
 from shared.cli import attempt
+from shared.dates import Clock, started_before_day_ended, system_clock
 from shared.errors import DataError, PartitionError, TokenRejectedError
 from shared.filenames import page_file_name
 from shared.manifest import (
     FileEntry,
     new_manifest,
     new_run_id,
-    utc_now,
+    parse_timestamp,
+    timestamp,
 )
 from shared.outcomes import Outcome, Status
 from shared.storage import Partition, as_partition
@@ -55,13 +57,26 @@ def _refuse_emptying(day: date, partition: Partition) -> None:
         )
 
 
-def is_complete(partition: Path | Partition, day: date) -> bool:
-    """Whether ``partition`` holds a complete raw partition of ``day`` (its manifest's date, every file intact)."""
+def complete_manifest(partition: Path | Partition, day: date) -> dict[str, Any] | None:
+    """The manifest of ``partition`` if it is a complete raw partition of ``day`` (its manifest's date, every
+    file intact), else None."""
     try:
-        as_partition(partition).verify(day)
+        return as_partition(partition).verify(day)
     except PartitionError:
-        return False
-    return True
+        return None
+
+
+def fetched_too_early(day: date, manifest: dict[str, Any]) -> str | None:
+    """Why a complete partition of ``day`` may lack sales (its run started before the day ended), or None.
+
+    Such a partition is an intraday pull: complete as fetched, but not final.
+    """
+    started = parse_timestamp(manifest.get("started_at"))
+    if started is None:
+        return f"its manifest has no readable started_at ({manifest.get('started_at')!r})"
+    if started_before_day_ended(started, day):
+        return f"its run started at {timestamp(started)}, before the day ended"
+    return None
 
 
 class OpenDates:
@@ -102,6 +117,7 @@ class DateRun(Lane):
         max_pages: int,
         allow_empty: bool,
         open_dates: OpenDates,
+        clock: Clock = system_clock,
     ) -> None:
         super().__init__(Paginator(max_pages))
         self.day = day
@@ -109,7 +125,7 @@ class DateRun(Lane):
         self._client = client
         self._source = source
         self._allow_empty = allow_empty
-        self.started_at = utc_now()
+        self.started_at = timestamp(clock())  # the manifest's: what --missing-only judges an intraday pull by
         self._clock = time.monotonic()
         self._first_request = client.control.now()
         self.run_id = new_run_id()
@@ -213,6 +229,8 @@ class RangeRun:
     settled: Callable[[Outcome], object] = lambda outcome: None
     progress: Display | None = None
     """Where the run shows how far it is; None: nowhere."""
+    clock: Clock = system_clock
+    """When each date starts, as its manifest says (``started_at``)."""
     requests: int = 0
     _outcomes: dict[date, Outcome] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -276,7 +294,16 @@ class RangeRun:
                 with self._lock:
                     self.started(day)
                 opened.append(
-                    DateRun(day, job.partition, self.client, self.source, self.max_pages, self.allow_empty, open_dates)
+                    DateRun(
+                        day,
+                        job.partition,
+                        self.client,
+                        self.source,
+                        self.max_pages,
+                        self.allow_empty,
+                        open_dates,
+                        self.clock,
+                    )
                 )
                 return Status.DONE
 

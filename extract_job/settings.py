@@ -66,7 +66,8 @@ class ExtractSettings(ObservabilitySettings, JobSettings):
         flag="--missing-only",
         default=False,
         kind=Switch(),
-        help="skip dates whose raw partition is already complete (resume a backfill)",
+        help="skip dates whose raw partition is already complete (resume a backfill); a partition whose run "
+        "started before its date ended (today's, an intraday pull) is fetched again",
     )
     concurrency: int = setting(
         env="EXTRACT_CONCURRENCY",

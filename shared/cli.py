@@ -53,21 +53,29 @@ then {EXIT_PERMANENT}, then {EXIT_RETRY}):
 
 
 class JobArgumentParser(argparse.ArgumentParser):
-    """Usage errors as one operator line (a JSON object in the json format), exit 2."""
+    """Usage errors as one operator line (a JSON object in the json format), exit 2.
+
+    The line is ``tool``'s, like every other line of the job (the logger of a
+    JSON object included), not the usage's ``python -m tool``.
+    """
+
+    def __init__(self, tool: str, **options: Any) -> None:
+        super().__init__(prog=f"python -m {tool}", **options)
+        self.tool = tool
 
     def error(self, message: str) -> NoReturn:
         fmt = _early_format(None, os.environ)
         configure_logging("INFO", fmt)
         if fmt != "json":
             self.print_usage(sys.stderr)
-        console_line(self.prog, f"error: {message}")
+        console_line(self.tool, f"error: {message}")
         sys.exit(EXIT_USAGE)
 
 
 def job_parser(module: str, description: str, settings_class: type[Any], epilog: str) -> argparse.ArgumentParser:
     """A job's parser built from its settings; the epilog lists their env variables, then ``epilog`` as written."""
     parser = JobArgumentParser(
-        prog=f"python -m {module}",
+        module,
         description=description,
         epilog=f"{environment_help(settings_class)}\n{epilog}",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 from shared.errors import ConfigError
 
@@ -73,14 +73,25 @@ def select_dates(
     start: str | None,
     end: str | None,
     env: Mapping[str, str],
-    now: datetime | None = None,
+    now: datetime,
     recorded: Callable[[], list[date] | None] | None = None,
 ) -> list[date]:
     """Resolve the dates to process: ``--date``, or ``--start``/``--end``, or env ``DATE``, or
     the dates ``recorded`` returns (convert: those extract last wrote), or yesterday (UTC).
 
     ``DATE`` may also hold a range as ``START..END`` so a compose ``.env`` can backfill.
+    A date given after today (UTC, at ``now``) is refused (``refuse_future``).
     """
+    given = _given_dates(single, start, end, env)
+    if given is not None:
+        refuse_future(given, now)
+        return given
+    days = recorded() if recorded else None
+    return days if days is not None else [yesterday_utc(now)]
+
+
+def _given_dates(single: str | None, start: str | None, end: str | None, env: Mapping[str, str]) -> list[date] | None:
+    """The dates named by a flag or by ``DATE``; None when none is."""
     if single and (start or end):
         raise ConfigError("give either --date or --start/--end, not both")
     if single:
@@ -90,10 +101,36 @@ def select_dates(
             raise ConfigError("--start and --end go together")
         return date_range(parse_date(start), parse_date(end))
     from_env = env.get("DATE", "").strip()
-    if from_env:
-        if ".." in from_env:
-            first, _, last = from_env.partition("..")
-            return date_range(parse_date(first.strip()), parse_date(last.strip()))
-        return [parse_date(from_env)]
-    days = recorded() if recorded else None
-    return days if days is not None else [yesterday_utc(now)]
+    if not from_env:
+        return None
+    if ".." in from_env:
+        first, _, last = from_env.partition("..")
+        return date_range(parse_date(first.strip()), parse_date(last.strip()))
+    return [parse_date(from_env)]
+
+
+def refuse_future(days: list[date], now: datetime) -> None:
+    """``ConfigError`` when a date of ``days`` (in order) is after today, UTC: its sales cannot exist yet.
+
+    Today is allowed (an intraday pull); a partition of today is not final
+    (``started_before_day_ended``).
+    """
+    today = now.astimezone(timezone.utc).date()
+    if not days or days[-1] <= today:
+        return
+    future = next(day for day in days if day > today)
+    if len(days) == 1:
+        raise ConfigError(f"{future} is after today ({today}, UTC): it has no sales yet")
+    raise ConfigError(
+        f"the range {days[0]}..{days[-1]} reaches {future}, after today ({today}, UTC): it has no sales yet"
+    )
+
+
+def end_of_day(day: date) -> datetime:
+    """The moment ``day`` ends in UTC: midnight at the start of the next day."""
+    return datetime.combine(day, time.min, timezone.utc) + timedelta(days=1)
+
+
+def started_before_day_ended(started_at: datetime, day: date) -> bool:
+    """Whether a run that started at ``started_at`` may have missed sales of ``day`` still to come."""
+    return started_at < end_of_day(day)

@@ -59,7 +59,23 @@ def canonical_run_id(run_id: str) -> str:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return timestamp(datetime.now(timezone.utc))
+
+
+def timestamp(moment: datetime) -> str:
+    """A manifest's time: UTC to the millisecond, ``2026-11-24T23:59:59.000Z``."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(value: object) -> datetime | None:
+    """A manifest's time (``timestamp``) as an aware datetime; None when it is missing or not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))  # 3.10 does not read "Z"
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else None
 
 
 def tool_version() -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from extract_job.classify import Page
 from extract_job.client import SalesApiClient
-from extract_job.extract import extract_date, is_complete
+from extract_job.extract import complete_manifest, extract_date
 from extract_job.ratecontrol import RateController
 from shared.errors import ApiError, DataError, FatalApiError
 from shared.filenames import SUCCESS_FILE, page_file_name
@@ -192,7 +192,7 @@ def test_rerun_replaces_with_a_new_run_id(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_is_complete(tmp_path: Path, setup, expected: bool) -> None:
+def test_complete_manifest(tmp_path: Path, setup, expected: bool) -> None:
     target = tmp_path / "d"
     setup(target)
-    assert is_complete(target, DAY) is expected
+    assert (complete_manifest(target, DAY) is not None) is expected

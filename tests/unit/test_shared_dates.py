@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from shared.dates import date_range, parse_date, select_dates, yesterday_utc
+from shared.dates import date_range, parse_date, select_dates, started_before_day_ended, yesterday_utc
 from shared.errors import ConfigError
 
 D = date
@@ -173,6 +173,8 @@ def test_yesterday_utc_defaults_to_the_clock() -> None:
         ),
         pytest.param(None, None, None, {"DATE": "2026-10-30..2026-10-30"}, [D(2026, 10, 30)], id="env-range-one-day"),
         pytest.param(None, None, None, {}, [D(2026, 11, 24)], id="default-yesterday-utc"),
+        pytest.param("2026-11-25", None, None, {}, [D(2026, 11, 25)], id="today-utc-is-allowed"),
+        pytest.param(None, "2026-11-24", "2026-11-25", {}, [D(2026, 11, 24), D(2026, 11, 25)], id="range-up-to-today"),
         pytest.param(None, None, None, {"DATE": "  "}, [D(2026, 11, 24)], id="blank-env-is-default"),
     ],
 )
@@ -199,6 +201,20 @@ def test_select_dates(
             None, None, None, {"DATE": "2026-11-01..2026-11-02..2026-11-03"}, "invalid date", id="env-three-parts"
         ),
         pytest.param(None, None, None, {"DATE": "2026-11-01,2026-11-02"}, "invalid date", id="env-list"),
+        pytest.param(
+            "2026-11-26", None, None, {}, r"^2026-11-26 is after today \(2026-11-25, UTC\)", id="tomorrow-flag"
+        ),
+        pytest.param("3000-01-01", None, None, {}, "^3000-01-01 is after today", id="far-future-flag"),
+        pytest.param(
+            None,
+            "2026-11-24",
+            "2026-11-28",
+            {},
+            r"^the range 2026-11-24..2026-11-28 reaches 2026-11-26, after today \(2026-11-25, UTC\)",
+            id="range-into-the-future",
+        ),
+        pytest.param(None, None, None, {"DATE": "2026-11-26"}, "^2026-11-26 is after today", id="future-env"),
+        pytest.param(None, None, None, {"DATE": "2026-11-20..2026-11-30"}, "reaches 2026-11-26", id="future-env-range"),
     ],
 )
 def test_select_dates_errors(
@@ -206,3 +222,23 @@ def test_select_dates_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         select_dates(single, start, end, env, now=NOW)
+
+
+def test_recorded_dates_are_taken_as_they_are() -> None:
+    # Only dates an operator gives are refused: the record names what extract wrote, whatever its clock said.
+    assert select_dates(None, None, None, {}, now=NOW, recorded=lambda: [D(2026, 11, 26)]) == [D(2026, 11, 26)]
+    assert select_dates(None, None, None, {}, now=NOW, recorded=lambda: []) == []
+
+
+@pytest.mark.parametrize(
+    ("started", "before"),
+    [
+        pytest.param(datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc), True, id="during-the-day"),
+        pytest.param(datetime(2026, 11, 24, 23, 59, 59, 999000, tzinfo=timezone.utc), True, id="last-millisecond"),
+        pytest.param(datetime(2026, 11, 25, 0, 0, tzinfo=timezone.utc), False, id="at-midnight-after"),
+        pytest.param(datetime(2026, 11, 25, 1, 0, tzinfo=timezone(timedelta(hours=2))), True, id="other-zone"),
+        pytest.param(datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc), True, id="the-day-before"),
+    ],
+)
+def test_started_before_day_ended(started: datetime, before: bool) -> None:
+    assert started_before_day_ended(started, D(2026, 11, 24)) is before
