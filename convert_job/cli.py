@@ -24,7 +24,7 @@ from convert_job.schema import check_codec
 from shared.cli import EXIT_CODES, Outcome, Status, attempt, job_parser, report, run_main, start
 from shared.config import YESTERDAY, JobSettings, load_environment
 from shared.dates import Clock, parse_date, select_dates, system_clock
-from shared.errors import EXIT_RETRY, ConfigError, PipelineError
+from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError, PipelineError
 from shared.last_run import last_run_dates
 from shared.logs import configure_logging
 from shared.observe import ObservabilitySettings, Watch, Zones, observers_for, watching
@@ -258,8 +258,10 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
     env = load_environment()
     settings = start(ConvertSettings, build_parser().parse_args(argv), env)
     plan = _plan(settings, settings.stores(env), clock)
-    # At least 1, even for no dates (extract's last run may have left none complete).
-    workers = max(1, min(settings.workers or available_cpus(), len(plan)))
+    if not plan:  # only a record of no dates gives none: extract's last run failed or was stopped before any
+        log.info("extract's last run left no date complete: nothing to convert")
+        return EXIT_OK
+    workers = min(settings.workers or available_cpus(), len(plan))
     log.info("converting %d date(s) with %d worker(s), codec %s", len(plan), workers, settings.codec)
     zones = Zones.of(settings.base_dir, settings.lineage_data_namespace)
     with watching(observers_for(settings, JOB), lambda o, run_id: describe(o, run_id, zones)) as watch:

@@ -27,7 +27,7 @@ from shared.logs import console_line
 from shared.manifest import new_run_id
 from shared.observe import Zones, observers_for, watching
 from shared.outcomes import Outcome
-from shared.storage import Partition, Root, Stores
+from shared.storage import Partition, Stores
 from shared.urls import public_url
 from shared.zones import RAW
 
@@ -39,7 +39,8 @@ EPILOG = f"""\
 output: BASE_DIR/raw/sales/<date>/sales_<date>_<page>.json, one file per page as
 received, then _SUCCESS, a JSON manifest. A date's partition is replaced whole
 and atomically; a failed run leaves the previous one as it was. The dates left
-complete are recorded in BASE_DIR/raw/sales/_LAST_RUN, which convert takes as
+complete are recorded in BASE_DIR/raw/sales/_LAST_RUN at the end of every run,
+a failed or interrupted one too (then possibly none), which convert takes as
 its dates when given none.
 
 end of pages: a 200 with an empty array, or a 404 whose body matches
@@ -114,24 +115,29 @@ def _run(argv: list[str] | None, clock: Clock) -> int:
             progress=display_for(settings.progress_interval, settings.log_format, sys.stderr, len(jobs)),
             clock=clock,
         )
-        outcomes = run.run()
-        code = report(TOOL, outcomes, log)
-        code = code if settings.raw_dir else worst([code, _record(stores.root(settings.base_dir), outcomes)])
+        try:
+            outcomes = run.run()
+        except BaseException:  # an interrupt: convert must still take this run's dates, not the previous run's
+            _record(settings, stores, run.outcomes_so_far())
+            raise
+        code = worst([report(TOOL, outcomes, log), _record(settings, stores, outcomes)])
         watch.finished(code)
     return code
 
 
-def _record(base: Root, outcomes: list[Outcome]) -> int:
+def _record(settings: ExtractSettings, stores: Stores, outcomes: list[Outcome]) -> int:
     """Tell convert which dates this run left complete (``shared.last_run``); returns the exit code of doing so.
 
-    A run that left no date complete writes nothing at all, so the record keeps
-    naming the last dates that were.
+    Written at the end of every run that began its work, whatever the end: a run
+    that left no date complete records none, so convert, given no date, does not
+    convert an earlier run's dates in its place. A run into ``--raw-dir`` (a
+    partition outside the BASE_DIR layout) records nothing.
     """
-    complete = [o.day for o in outcomes if o.status in (Status.DONE, Status.SKIPPED)]
-    if not complete:
+    if settings.raw_dir:
         return EXIT_OK
+    complete = [o.day for o in outcomes if o.status in (Status.DONE, Status.SKIPPED)]
     try:
-        record_last_run(base, complete, new_run_id())
+        record_last_run(stores.root(settings.base_dir), complete, new_run_id())
     except OSError as exc:
         console_line(TOOL, f"cannot record the run's dates for convert: {os_error_message(exc)}")
         return EXIT_RETRY

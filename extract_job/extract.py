@@ -265,6 +265,11 @@ class RangeRun:
                 self._record(Outcome(job.day, Status.NOT_ATTEMPTED, str(scheduler.stopped_by or "")))
         return [self._outcomes[job.day] for job in self.jobs]
 
+    def outcomes_so_far(self) -> list[Outcome]:
+        """The outcomes known so far, in the order of the dates: all of them once ``run`` returned."""
+        with self._lock:
+            return [self._outcomes[job.day] for job in self.jobs if job.day in self._outcomes]
+
     def _progress(self, scheduler: Scheduler) -> None:
         if self.progress is not None:
             self.progress.show(self._now(scheduler))

@@ -8,7 +8,10 @@ storage seam (on disk a new file renamed over the old one; on a store one put)::
     {"format": 1, "dates": ["2022-08-09"], "run_id": "…", "finished_at": "…"}
 
 ``dates`` lists the dates whose raw partition is complete after that run (written
-or already complete); a date that failed is not in it.
+or already complete); a date that failed, or that the run did not reach, is not
+in it. Extract replaces the record at the end of every run that began its work,
+failed, stopped or interrupted ones included, so the list may be empty: convert,
+given no date, then converts nothing rather than an earlier run's dates.
 """
 
 from __future__ import annotations

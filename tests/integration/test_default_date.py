@@ -6,6 +6,7 @@ Both jobs run in this process with a fixed clock (the ``clock`` seam of their
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 
 import pytest
@@ -70,12 +71,24 @@ def test_an_unreadable_record_is_a_usage_error(env) -> None:
     assert convert_main([], clock=at(AFTER_MIDNIGHT)) == 2
 
 
-def test_a_run_that_left_no_date_complete_keeps_the_previous_record(env) -> None:
+def test_a_run_that_left_no_date_complete_records_none(env, capsys) -> None:
     assert extract_main(["--date", "2026-11-21"], clock=at(BEFORE_MIDNIGHT)) == 0
-    record = last_run_path(env.base).read_bytes()
-    # With --max-pages 1, a date of 2 pages fails: nothing is written, the record included.
+    # With --max-pages 1, a date of 2 pages fails: the record says the run left no date complete.
     assert extract_main(["--date", "2026-11-20", "--max-pages", "1"], clock=at(BEFORE_MIDNIGHT)) == 3
-    assert last_run_path(env.base).read_bytes() == record
+    assert json.loads(last_run_path(env.base).read_text())["dates"] == []
 
+    capsys.readouterr()
     assert convert_main([], clock=at(AFTER_MIDNIGHT)) == 0
-    assert sorted(p.name for p in (env.base / "stg" / "sales").iterdir()) == ["2026-11-21"]
+    assert (
+        capsys.readouterr()
+        .err.splitlines()[-1]
+        .endswith("extract's last run left no date complete: nothing to convert")
+    ), "one line, and not the previous run's date converted in its place"
+    assert not (env.base / "stg").exists()
+
+
+def test_a_rejected_token_records_no_date(env, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert extract_main(["--date", "2026-11-21"], clock=at(BEFORE_MIDNIGHT)) == 0
+    monkeypatch.setenv("AUTH_TOKEN", "not-the-token")
+    assert extract_main(["--start", "2026-11-18", "--end", "2026-11-19"], clock=at(BEFORE_MIDNIGHT)) == 3
+    assert json.loads(last_run_path(env.base).read_text())["dates"] == []

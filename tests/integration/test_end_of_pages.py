@@ -13,7 +13,7 @@ import pytest
 
 from shared.manifest import verify_partition
 
-from ..support.files import all_files
+from ..support.files import data_files
 from .extract_support import TOKEN
 
 DAY = "2022-08-09"
@@ -60,7 +60,7 @@ def test_end_of_pages(
         assert line.startswith(f"extract_job: {DAY}: page {page}: HTTP 404 that is not the API's end of pages")
         assert f"{url}?date={DAY}&page={page}" in line, "the URL that answered is named"
         assert repr(end[1][:200].decode().strip()) in line, "the start of the body is quoted"
-        assert all_files(workspace.base) == [], "nothing written"
+        assert data_files(workspace.base) == [], "nothing written"
 
 
 def test_a_404_body_is_quoted_to_200_characters_only(scripted_api: Callable[..., str], workspace, run_subprocess):
@@ -78,4 +78,4 @@ def test_a_bad_end_of_pages_regex_is_a_usage_error(workspace, run_subprocess, va
         result = run_subprocess({**env, "EXTRACT_END_OF_PAGES": value} if not source else env, "--date", DAY, *source)
         assert result.code == 2, result.stderr
         assert "is not a valid regular expression" in result.stderr
-        assert all_files(workspace.base) == []
+        assert data_files(workspace.base) == []

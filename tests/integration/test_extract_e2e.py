@@ -11,7 +11,7 @@ import pytest
 from shared.filenames import SUCCESS_FILE
 from shared.manifest import verify_partition
 
-from ..support.files import all_file_bytes, all_files, hidden_entries, snapshot
+from ..support.files import all_file_bytes, data_files, hidden_entries, snapshot
 from .extract_support import TOKEN, assert_partition_matches, expected_pages
 
 DATES = ["2026-11-22", "2026-11-23", "2026-11-24"]
@@ -170,9 +170,10 @@ def test_bad_token_stops_the_range_with_one_line_and_writes_nothing(simulator, w
     assert result.code == 3
     assert result.error_lines("extract_job") == [f"extract_job: {DATES[0]}: the API rejected the token (401)"]
     assert "2 date(s): 0 done, 0 skipped, 1 failed, 1 not attempted" in result.stderr
-    assert all_files(workspace.base) == [], "nothing written"
+    assert data_files(workspace.base) == [], "nothing written"
     zone = workspace.partition(DATES[0]).parent
-    assert not zone.exists() or list(zone.iterdir()) == [], "no partitions, no leftovers"
+    assert [p.name for p in zone.iterdir()] == ["_LAST_RUN"], "no partitions, no leftovers: only the record"
+    assert json.loads((zone / "_LAST_RUN").read_text())["dates"] == [], "convert given no date converts nothing"
     assert sim.stats.responses_by_status == {401: 1}, "one request in all: the range stopped at the first 401"
 
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 from sales_api_sim import data
 
-from ..support.files import all_files, hidden_entries
+from ..support.files import data_files, hidden_entries
 from ..support.jobs import run_on_terminal
 from .extract_support import TOKEN, assert_partition_matches
 
@@ -69,7 +69,7 @@ def test_a_rejected_token_stops_a_30_date_range(simulator, workspace, run_subpro
     (line,) = result.error_lines("extract_job")
     assert line.endswith(": the API rejected the token (401)"), line
     assert "30 date(s): 0 done, 0 skipped, 1 failed, 29 not attempted" in result.stderr
-    assert all_files(workspace.base) == [], "no partition touched"
+    assert data_files(workspace.base) == [], "no partition touched"
     assert sim.stats.requests_total <= 4, "no request after the first answers: one round of the pool at most"
 
 

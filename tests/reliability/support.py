@@ -14,7 +14,7 @@ from pathlib import Path
 from sales_api_sim.server import RunningSimulator
 
 from ..support.env import REPO, job_env
-from ..support.files import hidden_entries, snapshot
+from ..support.files import data_snapshot, hidden_entries, snapshot
 from ..support.jobs import Result, job_command, kill_now, run_job, start_job, start_paused
 from ..support.partitions import page_name as _page_name
 from ..support.partitions import write_raw_partition as _write_raw_partition
@@ -28,6 +28,7 @@ __all__ = [
     "Result",
     "assert_clean_failure",
     "assert_success",
+    "data_snapshot",
     "extract_env",
     "hidden_entries",
     "job_command",

@@ -21,6 +21,7 @@ from .support import (
     EXTRACT,
     assert_clean_failure,
     assert_success,
+    data_snapshot,
     extract_env,
     hidden_entries,
     page_name,
@@ -50,12 +51,12 @@ def test_extract_on_a_full_disk_fails_cleanly_and_keeps_the_previous_partition(
     sim = sales_api(pages=10, records_per_page=300)
     partition = tmpfs / "raw" / "sales" / DAY
     write_raw_partition(partition, {page_name(1): data.render_page(SimulatorConfig(seed=7), DAY, 1)})
-    before = snapshot(tmpfs)
+    before = data_snapshot(tmpfs)
 
     result = run_job(EXTRACT, ["--date", DAY, "--backoff", "0.01"], extract_env(sim, tmpfs), tmp_path)
 
     assert_clean_failure(result, EXTRACT, DAY, NO_SPACE)
-    assert snapshot(tmpfs) == before, "the previous partition changed, or something was left on the disk"
+    assert data_snapshot(tmpfs) == before, "the previous partition changed, or something was left on the disk"
     assert hidden_entries(partition.parent) == []
 
 

@@ -27,11 +27,11 @@ from .support import (
     EXTRACT,
     assert_clean_failure,
     assert_success,
+    data_snapshot,
     extract_env,
     hidden_entries,
     page_name,
     run_job,
-    snapshot,
     write_raw_partition,
 )
 
@@ -194,7 +194,7 @@ def test_extract_fault_matrix(
 ) -> None:
     sim = sales_api(**{**BASE_KNOBS, **knobs})
     partition = make_previous(base)
-    before = snapshot(base)
+    before = data_snapshot(base)
 
     result = run_job(EXTRACT, [*BASE_FLAGS, *flags], extract_env(sim, base), tmp_path)
 
@@ -205,7 +205,7 @@ def test_extract_fault_matrix(
         assert result.seconds >= expected.min_seconds, "the server's Retry-After was not honoured"
     else:
         assert_clean_failure(result, EXTRACT, DAY, expected.message, code=expected.code)
-        assert snapshot(base) == before, "a failed run changed BASE_DIR"
+        assert data_snapshot(base) == before, "a failed run changed BASE_DIR"
     assert hidden_entries(partition.parent) == []
 
 
@@ -214,12 +214,12 @@ def test_wrong_token_fails_fast_and_keeps_the_previous_partition(
 ) -> None:
     sim = sales_api(**BASE_KNOBS)
     partition = make_previous(base)
-    before = snapshot(base)
+    before = data_snapshot(base)
 
     result = run_job(EXTRACT, BASE_FLAGS, extract_env(sim, base, AUTH_TOKEN="not-the-token"), tmp_path)
 
     assert_clean_failure(result, EXTRACT, "the API rejected the token (401)", code=3)
-    assert snapshot(base) == before
+    assert data_snapshot(base) == before
     assert hidden_entries(partition.parent) == []
     assert sim.stats.responses_by_status == {401: sim.stats.requests_total}, "a 401 must not be retried"
     assert sim.stats.requests_total <= 4, "no more than the first round of requests (one per worker)"
@@ -242,13 +242,13 @@ def test_extract_refuses_a_page_convert_could_not_read(
 ) -> None:
     url = canned_api({1: body})
     partition = make_previous(base)
-    before = snapshot(base)
+    before = data_snapshot(base)
     env = {"SALES_API_URL": url, "AUTH_TOKEN": "any-token", "BASE_DIR": str(base)}
 
     result = run_job(EXTRACT, [*BASE_FLAGS, "--concurrency", "1"], env, tmp_path)
 
     assert_clean_failure(result, EXTRACT, DAY, "page 1: gave up after 3 attempts; last error: page 1: HTTP 200 but")
-    assert snapshot(base) == before
+    assert data_snapshot(base) == before
     assert hidden_entries(partition.parent) == []
 
 

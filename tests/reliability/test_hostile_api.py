@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from .support import DAY, EXTRACT, Result, hidden_entries, run_job, send, snapshot
+from .support import DAY, EXTRACT, Result, data_snapshot, hidden_entries, run_job, send
 
 TOKEN = "hostile-token-4be1a9"
 PERMANENT = 3  # the API contradicts itself, refuses us, or answers what no retry changes
@@ -51,7 +51,7 @@ def test_an_error_body_echoing_the_token_is_redacted_on_every_line(
         assert len(summary) == 1 and summary[0]["date"] == DAY
     else:
         assert len(result.error_lines(EXTRACT)) == 1
-    assert snapshot(base) == {} and hidden_entries(base / "raw" / "sales") == []
+    assert data_snapshot(base) == {} and hidden_entries(base / "raw" / "sales") == []
 
 
 @pytest.mark.parametrize(
@@ -80,7 +80,7 @@ def test_configuration_that_cannot_work_is_one_line_and_exit_2(
     message = json.loads(lines[0])["message"] if fmt == "json" else lines[0]
     assert message.startswith(f"{EXTRACT}: error: ") and needle in message, message
     assert "PassW0rd" not in result.stderr and TOKEN not in result.stderr
-    assert snapshot(base) == {}
+    assert data_snapshot(base) == {}
 
 
 # --- The API contradicts itself ---------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def pages_then_end(last: int) -> Callable[[BaseHTTPRequestHandler, int], None]:
 
 
 def raw_files(base: Path) -> dict[str, bytes]:
-    return snapshot(base / "raw")
+    return data_snapshot(base / "raw")
 
 
 @pytest.mark.parametrize("allow", [None, "--allow-empty", "EXTRACT_ALLOW_EMPTY"])

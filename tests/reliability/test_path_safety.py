@@ -25,6 +25,7 @@ from .support import (
     Result,
     assert_clean_failure,
     assert_success,
+    data_snapshot,
     extract_env,
     hidden_entries,
     page_name,
@@ -198,12 +199,12 @@ def test_a_foreign_file_in_a_base_dir_partition_is_refused(
     partition = base / "raw" / "sales" / DAY
     raw_partition(partition)
     (partition / "README.txt").write_bytes(b"what this folder is")
-    before = snapshot(base)
+    before = data_snapshot(base)
 
     result = run_job(EXTRACT, ["--date", DAY], extract_env(sim, base), tmp_path)
 
     assert_refused(result, EXTRACT, "BASE_DIR", "README.txt")
-    assert snapshot(base) == before
+    assert data_snapshot(base) == before
 
 
 @pytest.fixture

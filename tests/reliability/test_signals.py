@@ -30,6 +30,7 @@ from .support import (
     CONVERT,
     DAY,
     EXTRACT,
+    data_snapshot,
     hidden_entries,
     page_name,
     send,
@@ -78,7 +79,7 @@ def assert_stopped(code: int, stderr: str, tool: str, signum: int) -> None:
 def previous(base: Path) -> dict[str, bytes]:
     """A complete raw partition the stopped run must leave exactly as it was."""
     write_raw_partition(base / "raw" / "sales" / DAY, {page_name(1): b'[{"previous": 1}]'})
-    return snapshot(base)
+    return data_snapshot(base)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -93,7 +94,7 @@ def test_a_signal_ends_an_hour_of_retry_after_at_once(
     code, rest = stop(process, signum)
 
     assert_stopped(code, rest, EXTRACT, signum)
-    assert snapshot(base) == previous and hidden_entries(base / "raw" / "sales") == []
+    assert data_snapshot(base) == previous and hidden_entries(base / "raw" / "sales") == []
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
@@ -122,7 +123,7 @@ def test_a_signal_ends_a_read_of_a_body_that_never_ends(
     code, rest = stop(process, signum)
 
     assert_stopped(code, rest, EXTRACT, signum)
-    assert snapshot(base) == previous and hidden_entries(base / "raw" / "sales") == []
+    assert data_snapshot(base) == previous and hidden_entries(base / "raw" / "sales") == []
 
 
 DAYS = ("2022-08-09", "2022-08-10")
