@@ -12,6 +12,7 @@ from shared.filenames import SUCCESS_FILE
 from shared.manifest import verify_partition
 
 from ..support.files import all_file_bytes, data_files, hidden_entries, snapshot
+from ..support.jobs import run_job
 from .extract_support import TOKEN, assert_partition_matches, expected_pages
 
 DATES = ["2026-11-22", "2026-11-23", "2026-11-24"]
@@ -270,6 +271,15 @@ def test_argument_errors_exit_2(simulator, workspace, run_subprocess, argv: list
     assert result.code == 2
     assert "usage: python -m extract_job" in result.stderr
     assert not workspace.base.exists()
+
+
+@pytest.mark.parametrize("tool", ["extract_job", "convert_job"])
+def test_a_usage_error_in_json_is_logged_under_the_jobs_name(workspace, tool: str) -> None:
+    result = run_job(tool, ["--bogus"], {**workspace.env, "LOG_FORMAT": "json"}, workspace.root)
+    assert result.code == 2
+    [line] = [json.loads(text) for text in result.stderr.splitlines()]
+    assert line["logger"] == tool, "the name of every other line, not the usage's 'python -m ...'"
+    assert line["message"] == f"{tool}: error: unrecognized arguments: --bogus"
 
 
 def test_help_exits_0_and_documents_exit_codes(workspace, run_subprocess) -> None:
