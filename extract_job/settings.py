@@ -9,7 +9,7 @@ from pathlib import Path
 from shared.config import JobSettings, read_token
 from shared.errors import ConfigError
 from shared.observe import ObservabilitySettings
-from shared.settings import Integer, Number, PathKind, Switch, Text, setting
+from shared.settings import Integer, Invalid, Number, PathKind, Switch, Text, setting
 from shared.storage.location import Location, LocationKind, resolved
 from shared.urls import check_http_url
 
@@ -22,11 +22,14 @@ DEFAULT_END_OF_PAGES = "page that doesn.t exist"
 
 
 def validate_regex(text: str) -> str:
-    """``text`` if it compiles as a regular expression (kept as text: the settings stay picklable)."""
+    """``text`` if it compiles as a regular expression (kept as text: the settings stay picklable).
+
+    Raises ``Invalid``, so the error names the flag or variable like every other setting's.
+    """
     try:
         re.compile(text)
     except re.error as exc:
-        raise ConfigError(f"{text!r} is not a valid regular expression: {exc}") from None
+        raise Invalid(f"is not a valid regular expression: {exc}", quote=True) from None
     return text
 
 

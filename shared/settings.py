@@ -87,7 +87,7 @@ class Kind(Generic[T]):
 
 
 class Text(Kind[str]):
-    """Any non-blank text, optionally checked by ``validate`` (which may raise ``ConfigError`` itself)."""
+    """Any non-blank text, optionally checked by ``validate`` (raising ``Invalid``, so the error names the setting)."""
 
     def __init__(self, validate: Callable[[str], str] | None = None, description: str = "text") -> None:
         self._validate = validate

@@ -77,5 +77,6 @@ def test_a_bad_end_of_pages_regex_is_a_usage_error(workspace, run_subprocess, va
     for source in (("--end-of-pages", value), ()):
         result = run_subprocess({**env, "EXTRACT_END_OF_PAGES": value} if not source else env, "--date", DAY, *source)
         assert result.code == 2, result.stderr
-        assert "is not a valid regular expression" in result.stderr
+        named = "--end-of-pages is" if source else f"EXTRACT_END_OF_PAGES={value!r} is"
+        assert f"extract_job: error: {named} not a valid regular expression" in result.stderr, "names its setting"
         assert data_files(workspace.base) == []

@@ -165,6 +165,18 @@ def test_raw_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         ),
         pytest.param([], {"EXTRACT_TIMEOUT": "-3"}, "EXTRACT_TIMEOUT=-3 must be greater than 0", id="timeout-env"),
         pytest.param([], {"EXTRACT_BACKOFF": "fast"}, "EXTRACT_BACKOFF='fast' is not a number", id="backoff-env"),
+        pytest.param(
+            [],
+            {"EXTRACT_END_OF_PAGES": "("},
+            r"^EXTRACT_END_OF_PAGES='\(' is not a valid regular expression: missing \)",
+            id="end-of-pages-env-bad-regex",
+        ),
+        pytest.param(
+            ["--end-of-pages", "[z-a]"],
+            {},
+            "^--end-of-pages is not a valid regular expression: bad character range",
+            id="end-of-pages-flag-bad-regex",
+        ),
         pytest.param([], {"SALES_API_URL": ""}, "SALES_API_URL is not set", id="url-missing"),
         pytest.param([], {"AUTH_TOKEN": ""}, "no API token", id="token-missing"),
     ],
