@@ -14,11 +14,8 @@ number and would answer up to ``max_pages`` times.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from extract_job.classify import Page
 from extract_job.estimate import PageEstimate, Tier
-from extract_job.scheduler import Lane, Scheduler, fixed_limit
 from shared.errors import FatalApiError
 
 IDLE_SHARE = 0.2
@@ -94,40 +91,3 @@ class Paginator:
                 f"the API still had pages after {self.max_pages}; stopping (raise --max-pages if that is real)"
             )
         return self.end - 1
-
-
-def fetch_all(
-    fetch: Callable[[int], Page | None],
-    sink: Callable[[Page], None],
-    concurrency: int,
-    max_pages: int,
-    abort: Callable[[], None] = lambda: None,
-) -> int:
-    """Fetch every page of one date with ``fetch`` (in worker threads), hand each to ``sink`` (in this thread).
-
-    Returns the number of pages. ``sink`` sees each page as it arrives, in
-    completion order, so memory holds at most ``concurrency`` pages. A page that
-    arrives before the end is known may turn out to lie past it (an API that
-    answers beyond its own end): pages numbered above the returned count are
-    not part of the result, and the caller must drop them.
-
-    An interrupt (SIGINT, SIGTERM) in this thread calls ``abort`` first, which
-    must wake the fetching threads (blocked in a read or a wait), so the pool's
-    shutdown does not wait out their requests.
-    """
-    result: list[int] = []
-
-    class One(Lane):
-        def fetch(self, number: int) -> Page | None:
-            return fetch(number)
-
-        def sink(self, page: Page) -> None:
-            sink(page)
-
-    def settle(lane: Lane, pages: int | BaseException) -> None:
-        if isinstance(pages, BaseException):
-            raise pages
-        result.append(pages)
-
-    Scheduler(iter([One(Paginator(max_pages))]), settle, fixed_limit(concurrency), abort=abort).run()
-    return result[0]

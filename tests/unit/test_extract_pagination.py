@@ -1,4 +1,5 @@
-"""``fetch_all`` with a fake fetch function: where pagination stops, what it ignores, how much it fetches ahead."""
+"""One date's ``Paginator`` driven by the ``Scheduler``, as a run drives it, over a fake fetch function:
+where pagination stops, what it ignores, how much it fetches ahead. (Many dates at once: test_extract_scheduler.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from collections.abc import Callable
 import pytest
 
 from extract_job.classify import Page
-from extract_job.pagination import fetch_all
+from extract_job.pagination import Paginator
+from extract_job.scheduler import Lane, Scheduler, fixed_limit
 from shared.errors import ApiError, FatalApiError
 
 ENDLESS = 10**9
@@ -65,6 +67,34 @@ class Sink:
     def __call__(self, page: Page) -> None:
         self.pages.append(page.number)
         self.threads.add(threading.current_thread().name)
+
+
+class OneDate(Lane):
+    """A date whose pages come from ``fetch`` (in the scheduler's threads) and go to ``sink`` (in the settling one)."""
+
+    def __init__(self, fetch: Callable[[int], Page | None], sink: Callable[[Page], None], max_pages: int) -> None:
+        super().__init__(Paginator(max_pages))
+        self._fetch, self._sink = fetch, sink
+
+    def fetch(self, number: int) -> Page | None:
+        return self._fetch(number)
+
+    def sink(self, page: Page) -> None:
+        self._sink(page)
+
+
+def fetch_all(
+    fetch: Callable[[int], Page | None], sink: Callable[[Page], None], concurrency: int, max_pages: int
+) -> int:
+    """The date's page count as the scheduler settles it with ``concurrency`` requests at once; raises its error."""
+    settled: list[int | BaseException] = []
+    Scheduler(
+        iter([OneDate(fetch, sink, max_pages)]), lambda lane, result: settled.append(result), fixed_limit(concurrency)
+    ).run()
+    [result] = settled
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 def jitter(seed: int) -> Callable[[int], float]:
