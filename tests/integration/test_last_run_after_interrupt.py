@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -17,11 +18,12 @@ from shared.manifest import verify_partition
 from ..support.jobs import run_job, start_paused
 from .extract_support import TOKEN
 
+EXIT_FOR: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 PREVIOUS = ["2022-09-01", "2022-09-02"]
 INTERRUPTED = [f"2022-11-0{n}" for n in range(1, 6)]
 
 
-def committed(base, days: list[str]) -> list[str]:
+def committed(base: Path, days: list[str]) -> list[str]:
     return [day for day in days if (base / "raw" / "sales" / day / "_SUCCESS").is_file()]
 
 
@@ -38,7 +40,7 @@ def test_convert_takes_the_dates_an_interrupted_extract_committed(simulator, wor
         "extract.before-commit#3",
     )
     process.send_signal(signum)
-    assert process.wait(timeout=60) == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum]
+    assert process.wait(timeout=60) == EXIT_FOR[signum]
 
     done = committed(workspace.base, INTERRUPTED)
     assert len(done) == 2, "stopped while committing its third date"
