@@ -99,6 +99,7 @@ def screen_pages(pages: Iterable[RawPage], tally: Tally, rejects: BinaryIO) -> I
             if records is not None:
                 read += len(records)
                 written += len(records)
+                _log_page(page, len(records), 0)
                 yield records
                 continue
             parsed, surrogate_free = parse_page(page.path, page.data)
@@ -115,9 +116,14 @@ def screen_pages(pages: Iterable[RawPage], tally: Tally, rejects: BinaryIO) -> I
                 valid.append(result)
             read += len(parsed)
             written += len(valid)
+            _log_page(page, len(parsed), len(parsed) - len(valid))
             yield valid
     finally:
         tally.read, tally.written, tally.rejected = read, written, rejected
+
+
+def _log_page(page: RawPage, records: int, rejected: int) -> None:
+    log.debug("read %s: %d bytes, %d records, %d rejected", page.path, len(page.data), records, rejected)
 
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")

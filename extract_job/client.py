@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -140,7 +141,7 @@ class SalesApiClient:
             self._wait_turn(day, page, deadline)
             sent_at = self.control.now()
             try:
-                answer = self._get(day, page)
+                answer = self._get(day, page, attempt + throttles + 1)
             except ThrottledApiError as exc:
                 failure: RetriableApiError = exc
                 throttles += 1
@@ -203,10 +204,10 @@ class SalesApiClient:
         if self._watchdog.stopped.is_set():
             raise ApiError(f"page {page}: stopped")
 
-    def _get(self, day: date, page: int) -> Page | None:
+    def _get(self, day: date, page: int, tries: int) -> Page | None:
         with self._watchdog.watch(self._timeouts.total) as request:
             try:
-                return self._request(day, page)
+                return self._request(day, page, tries)
             except ApiError:
                 if self._watchdog.stopped.is_set():
                     raise ApiError(f"page {page}: stopped") from None
@@ -216,7 +217,9 @@ class SalesApiClient:
                     ) from None
                 raise
 
-    def _request(self, day: date, page: int) -> Page | None:
+    def _request(self, day: date, page: int, tries: int) -> Page | None:
+        """One GET of ``page`` (the ``tries``-th for it), classified; logged at DEBUG with its status and size."""
+        sent = time.monotonic()
         try:
             with self._session.get(
                 self._url,
@@ -235,6 +238,16 @@ class SalesApiClient:
         except requests.RequestException as exc:
             raise FatalApiError(f"page {page}: request failed: {_reason(exc)}") from None
         where = f"{public_url(self._url)}?date={day.isoformat()}&page={page}"
+        log.debug(
+            "%s page %d: HTTP %d, %d bytes in %.3fs (try %d) from %s",
+            day,
+            page,
+            response.status_code,
+            len(body),
+            time.monotonic() - sent,
+            tries,
+            where,
+        )
         return classify(page, response.status_code, response.headers, body, end_of_pages=self._end_of_pages, url=where)
 
     def _read_body(self, response: requests.Response, page: int) -> bytes:

@@ -84,7 +84,7 @@ class JobSettings:
         default="INFO",
         kind=Choice(LOG_LEVELS),
         group=LOGGING_GROUP,
-        help="how much to log",
+        help="how much to log; DEBUG adds a line per request (extract) and per raw file read (convert)",
     )
     log_format: str = setting(
         env="LOG_FORMAT",
