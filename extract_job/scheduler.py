@@ -125,7 +125,10 @@ class Scheduler:
                     self._quit.set()
                     self._settled.notify_all()
                 self._abort()
-                pool.shutdown(wait=False, cancel_futures=True)
+                # Not cancel_futures: concurrent.futures.wait never sees a future cancelled by shutdown (no worker
+                # ever reports it), so the scheduling thread would wait for it for ever. Once stopped, a queued
+                # fetch ends at once, before any request.
+                pool.shutdown(wait=False)
                 raise
             finally:
                 driver.join()
