@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,6 +12,18 @@ import pytest
 
 from shared import redaction
 from tests.objectstore.seaweed import seaweedfs  # noqa: F401  - the object-store fixture: one server a session, any suite
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Programs the tests start must be able to receive SIGINT, whoever started the suite.
+
+    A shell starting a command in the background (``nohup``, ``&`` without job control)
+    sets SIGINT to ignored, children inherit that across ``exec``, and Python then installs
+    no handler: every test that interrupts a job would see it ignore Ctrl-C. A handled
+    signal, unlike an ignored one, is reset to its default in a child.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
