@@ -48,6 +48,25 @@ def assert_refused(result: Result, tool: str, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
+def assert_extract_refuses_raw_dir(
+    sales_api: Callable[..., RunningSimulator],
+    tmp_path: Path,
+    layout: Callable[[Path], None],
+    raw_dir: str,
+    *needles: str,
+) -> None:
+    """``extract --raw-dir raw_dir`` over ``layout``: exit 2, one line with ``needles``, no request, nothing changed."""
+    sim = sales_api(pages=2, records_per_page=3)
+    layout(tmp_path)
+    before = snapshot(tmp_path)
+
+    result = run_job(EXTRACT, ["--date", DAY, "--raw-dir", raw_dir], extract_env(sim, tmp_path / "data"), tmp_path)
+
+    assert_refused(result, EXTRACT, *needles)
+    assert snapshot(tmp_path) == before
+    assert sim.stats.requests_total == 0, "refused before any request"
+
+
 def foreign_folder(path: Path) -> None:
     """A folder of somebody's own files."""
     (path / "sub").mkdir(parents=True)
@@ -90,15 +109,7 @@ def test_extract_refuses_a_raw_dir_it_did_not_write(
     raw_dir: str,
     needles: list[str],
 ) -> None:
-    sim = sales_api(pages=2, records_per_page=3)
-    layout(tmp_path)
-    before = snapshot(tmp_path)
-
-    result = run_job(EXTRACT, ["--date", DAY, "--raw-dir", raw_dir], extract_env(sim, tmp_path / "data"), tmp_path)
-
-    assert_refused(result, EXTRACT, "--raw-dir", *needles)
-    assert snapshot(tmp_path) == before
-    assert sim.stats.requests_total == 0, "refused before any request"
+    assert_extract_refuses_raw_dir(sales_api, tmp_path, layout, raw_dir, "--raw-dir", *needles)
 
 
 @pytest.mark.parametrize(
@@ -152,15 +163,7 @@ def test_extract_refuses_a_raw_dir_of_another_date(
     needles: list[str],
 ) -> None:
     """The reported bug: ``--date 2022-08-01 --raw-dir data/raw/sales/2022-09-01`` replaced 09-01 with 08-01's sales."""
-    sim = sales_api(pages=2, records_per_page=3)
-    layout(tmp_path)
-    before = snapshot(tmp_path)
-
-    result = run_job(EXTRACT, ["--date", DAY, "--raw-dir", raw_dir], extract_env(sim, tmp_path / "data"), tmp_path)
-
-    assert_refused(result, EXTRACT, *needles)
-    assert snapshot(tmp_path) == before
-    assert sim.stats.requests_total == 0, "refused before any request"
+    assert_extract_refuses_raw_dir(sales_api, tmp_path, layout, raw_dir, *needles)
 
 
 def test_convert_refuses_a_raw_partition_of_another_date_at_the_dates_place(base: Path, tmp_path: Path) -> None:
