@@ -25,7 +25,7 @@ from shared.cli import EXIT_CODES, Outcome, Status, attempt, job_parser, report,
 from shared.config import YESTERDAY, JobSettings, load_environment
 from shared.dates import Clock, parse_date, select_dates, system_clock
 from shared.errors import EXIT_OK, EXIT_RETRY, ConfigError, PipelineError
-from shared.last_run import last_run_dates
+from shared.last_run import LAST_RUN_FILE, last_run_dates
 from shared.logs import configure_logging
 from shared.observe import ObservabilitySettings, Watch, Zones, observers_for, watching
 from shared.quarantine import DEFAULT_KEEP_FAILED_RUNS
@@ -33,7 +33,7 @@ from shared.settings import Integer, Number, Switch, Text, setting
 from shared.storage import Partition, Stores, as_partition
 from shared.storage.location import Location, LocationKind, resolved
 from shared.targets import check_distinct
-from shared.zones import QUARANTINE, RAW, STAGING
+from shared.zones import DATASET, QUARANTINE, RAW, STAGING
 
 log = logging.getLogger(TOOL)
 JOB = "convert"
@@ -63,7 +63,7 @@ class ConvertSettings(ObservabilitySettings, JobSettings):
     """The convert job's settings, declared once (see ``shared.settings``); picklable for the worker processes."""
 
     default_dates: ClassVar[str] = (
-        f"the dates extract's last run left complete (BASE_DIR/raw/sales/_LAST_RUN), else {YESTERDAY}"
+        f"the dates extract's last run left complete (BASE_DIR/{RAW}/{DATASET}/{LAST_RUN_FILE}), else {YESTERDAY}"
     )
 
     raw_dir: Location | None = setting(
