@@ -72,6 +72,7 @@ def _no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(f"AIRFLOW_VAR_{name}", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_SALES_API", raising=False)
     monkeypatch.delenv("AIRFLOW_CONN_SALES_STORE", raising=False)
+    monkeypatch.delenv("AIRFLOW_CONN_SALES_LINEAGE", raising=False)
 
 
 def load_dagbag() -> BundleDagBag:
@@ -161,8 +162,8 @@ def test_only_extract_reaches_the_network_and_gets_the_token(dag: Any) -> None:
     assert convert.network_mode == "none"
     assert convert.token_connection is None
     # On an object store, convert joins the same network as extract to reach the store.
-    assert convert.store_network_mode == support.runtime_setting("sales_docker_network")
-    assert extract.store_network_mode is None
+    assert convert.outbound_network_mode == support.runtime_setting("sales_docker_network")
+    assert extract.outbound_network_mode is None
 
 
 def test_no_token_in_the_dag_definition(dag: Any) -> None:
@@ -379,13 +380,45 @@ STORE_CONNECTION = json.dumps(
 
 def test_a_local_data_root_mounts_the_volume_and_keeps_convert_offline(monkeypatch: pytest.MonkeyPatch) -> None:
     api = run_job(
-        monkeypatch, 0, base_dir="/data", data_volume="lake-volume", network_mode="none", store_network_mode="net"
+        monkeypatch, 0, base_dir="/data", data_volume="lake-volume", network_mode="none", outbound_network_mode="net"
     )
     host = api.created["host_config"]
     [mount] = host["mounts"]
     assert (mount["Target"], mount["Source"], mount["Type"]) == ("/data", "lake-volume", "volume")
     assert host["network_mode"] == "none"
     assert api.created["environment"] == {"BASE_DIR": "/data"}
+
+
+@pytest.mark.parametrize("setting", ["OPENLINEAGE_URL", "PUSHGATEWAY_URL"])
+def test_a_job_that_reports_joins_the_outbound_network_on_a_local_data_root(
+    monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    api = run_job(
+        monkeypatch,
+        0,
+        base_dir="/data",
+        network_mode="none",
+        outbound_network_mode="net",
+        job_settings=json.dumps({setting: "http://receiver:8080"}),
+    )
+    assert api.created["host_config"]["network_mode"] == "net"
+    assert api.created["environment"] == {setting: "http://receiver:8080", "BASE_DIR": "/data"}
+
+
+def test_the_lineage_api_key_comes_from_its_connection_privately(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_SALES_LINEAGE", '{"conn_type": "http", "password": "lineage-s3cret"}')
+    api = FakeDockerApi(0)
+    monkeypatch.setattr(SalesJobOperator, "cli", property(lambda self: api))
+    operator = SalesJobOperator(task_id="convert", image="sales-pipeline/convert:dev")
+    operator.execute(context={})
+    assert api.created["environment"]["OPENLINEAGE_API_KEY"] == "lineage-s3cret"
+    # ``environment`` is a template field (rendered into the UI and the database); the key is not in it.
+    assert "lineage-s3cret" not in json.dumps(operator.environment)
+
+
+def test_without_a_lineage_connection_no_key_is_passed(monkeypatch: pytest.MonkeyPatch) -> None:
+    api = run_job(monkeypatch, 0)
+    assert "OPENLINEAGE_API_KEY" not in api.created["environment"]
 
 
 def test_an_object_store_data_root_mounts_nothing_and_passes_the_credentials_privately(
@@ -399,7 +432,7 @@ def test_an_object_store_data_root_mounts_nothing_and_passes_the_credentials_pri
         base_dir="s3://lake/pipeline",
         data_volume="lake-volume",
         network_mode="none",
-        store_network_mode="store-net",
+        outbound_network_mode="store-net",
         environment=operator_environment,
     )
     host = api.created["host_config"]

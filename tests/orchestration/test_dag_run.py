@@ -163,15 +163,17 @@ def test_a_dag_run_extracts_then_converts_its_logical_date(airflow: Airflow, sta
     assert stack.token not in result.stdout + result.stderr
 
 
-# An OpenLineage endpoint for the job containers, on the stack's network: it prints each event as one line.
+# An OpenLineage endpoint for the job containers, on the stack's network: it prints each event as one line,
+# {"authorization": <the request's Authorization header>, "event": <the event>}.
 LINEAGE_RECEIVER = """
-import http.server, sys
+import http.server, json, sys
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-        sys.stdout.write(body.decode("utf-8") + "\\n"); sys.stdout.flush()
+        line = {"authorization": self.headers.get("Authorization"), "event": json.loads(body)}
+        sys.stdout.write(json.dumps(line) + "\\n"); sys.stdout.flush()
         self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
     def log_message(self, *args):
         pass
@@ -179,8 +181,16 @@ http.server.ThreadingHTTPServer(("0.0.0.0", 8081), Handler).serve_forever()
 """
 
 
+LINEAGE_KEY = "lineage-key-7f3a9c"
+
+
 def test_the_jobs_lineage_events_name_the_airflow_task_run_as_parent(airflow: Airflow, stack: Stack) -> None:
-    """With OpenLineage on in Airflow, the provider's macros reach the job, and the job's events carry them."""
+    """With OpenLineage on in Airflow, the provider's macros reach the jobs, and their events carry them.
+
+    Both jobs report: convert, which has no network on the data volume otherwise, joins the
+    stack's network because its settings name an endpoint; the API key of the ``sales_lineage``
+    connection reaches both privately.
+    """
     receiver = f"{stack.network.removesuffix('-net')}-lineage"
     started = docker(
         "run", "--detach", "--network", stack.network, "--name", receiver, "--entrypoint", "python",
@@ -194,24 +204,37 @@ def test_the_jobs_lineage_events_name_the_airflow_task_run_as_parent(airflow: Ai
             stack,
             "2022-08-14",
             # Airflow's own OpenLineage events go to its task log; enabled, the provider registers its macros.
-            airflow_env={"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "console"})},
+            airflow_env={
+                "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "console"}),
+                "AIRFLOW_CONN_SALES_LINEAGE": json.dumps({"conn_type": "http", "password": LINEAGE_KEY}),
+            },
             sales_job_settings=json.dumps({"OPENLINEAGE_URL": f"http://{receiver}:8081"}),
         )
         assert result.returncode == 0, describe(result)
         logs = docker("logs", receiver).stdout
     finally:
         docker("rm", "--force", receiver)
-    events = [json.loads(line) for line in logs.splitlines() if line.strip()]
-    # Convert runs with no network on the data volume: only extract's events can reach the receiver.
-    assert [(e["job"]["name"], e["eventType"]) for e in events] == [("extract", "START"), ("extract", "COMPLETE")]
-    parents = {json.dumps(e["run"]["facets"]["parent"], sort_keys=True) for e in events}
-    assert len(parents) == 1, "START and COMPLETE name the same parent"
-    parent = events[0]["run"]["facets"]["parent"]
-    assert (parent["job"]["namespace"], parent["job"]["name"]) == ("default", "sales_pipeline.extract")
-    assert (parent["root"]["job"]["namespace"], parent["root"]["job"]["name"]) == ("default", "sales_pipeline")
+    received = [json.loads(line) for line in logs.splitlines() if line.strip()]
+    assert {r["authorization"] for r in received} == {f"Bearer {LINEAGE_KEY}"}
+    events = [r["event"] for r in received]
+    assert [(e["job"]["name"], e["eventType"]) for e in events] == [
+        ("extract", "START"),
+        ("extract", "COMPLETE"),
+        ("convert", "START"),
+        ("convert", "COMPLETE"),
+    ]
     task_runs = set(re.findall(r'"runId": "([0-9a-f-]{36})"', result.stdout + result.stderr))
-    assert parent["run"]["runId"] in task_runs, "the run id of Airflow's own event for the extract task"
-    assert parent["root"]["run"]["runId"] in task_runs
+    for job in ("extract", "convert"):
+        parents = {json.dumps(e["run"]["facets"]["parent"], sort_keys=True) for e in events if e["job"]["name"] == job}
+        assert len(parents) == 1, f"{job}: START and COMPLETE name the same parent"
+        parent = json.loads(parents.pop())
+        assert (parent["job"]["namespace"], parent["job"]["name"]) == ("default", f"sales_pipeline.{job}")
+        assert (parent["root"]["job"]["namespace"], parent["root"]["job"]["name"]) == ("default", "sales_pipeline")
+        assert parent["run"]["runId"] in task_runs, f"the run id of Airflow's own event for the {job} task"
+        assert parent["root"]["run"]["runId"] in task_runs
+    task_logs = [path.read_text(errors="replace") for path in (airflow.home / "logs").rglob("*.log")]
+    assert LINEAGE_KEY not in result.stdout + result.stderr
+    assert not [text for text in task_logs if LINEAGE_KEY in text]
 
 
 def test_a_dag_run_on_object_storage_mounts_no_volume_and_commits_both_zones_to_the_store(

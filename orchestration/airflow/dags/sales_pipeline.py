@@ -63,7 +63,8 @@ with DAG(
         task_id="convert",
         image=runtime_setting("sales_convert_image"),
         network_mode="none",  # on the data volume, convert needs no network
-        store_network_mode=runtime_setting("sales_docker_network"),  # on an object store, the store's network
+        # To reach an object store, or a lineage or metrics endpoint: the Docker network.
+        outbound_network_mode=runtime_setting("sales_docker_network"),
         environment=dict(LINEAGE_PARENT),
         **job_defaults,
     )

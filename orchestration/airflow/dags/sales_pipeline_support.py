@@ -28,7 +28,12 @@ are refused too.
 The API token is the password of the Airflow connection ``sales_api`` (so any
 secrets backend can hold it); it is read when the extract task runs and reaches
 the container through ``private_environment``, never a template or a log. The
-store's credentials travel the same way.
+store's credentials travel the same way, and so does the OpenLineage API key:
+the password of the optional connection ``sales_lineage``, given to both jobs as
+``OPENLINEAGE_API_KEY``. A job told to report (``OPENLINEAGE_URL``,
+``OPENLINEAGE_CONFIG`` or ``PUSHGATEWAY_URL`` in ``sales_job_settings``) joins
+``sales_docker_network`` even where it would otherwise run with no network
+(convert on the data volume), so its events and metrics can leave.
 
 The jobs' exit codes (``shared/errors.py``, README "Exit codes") decide what
 Airflow does, in ``on_exit``: 0 is success; 2 (usage or configuration) and 3 (a
@@ -69,6 +74,12 @@ API_POOL = "sales_api"
 
 STORE_CONNECTION = "sales_store"
 """Airflow connection (type ``aws``) holding the object store's credentials, endpoint and region."""
+
+LINEAGE_CONNECTION = "sales_lineage"
+"""Optional Airflow connection whose password is the OpenLineage API key (``OPENLINEAGE_API_KEY``)."""
+
+REPORTING_SETTINGS = frozenset({"OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "PUSHGATEWAY_URL"})
+"""Job settings that make a job send events or metrics over the network."""
 
 DATA_MOUNT = "/data"
 """Where the data volume is mounted when the data root is a local path."""
@@ -247,6 +258,21 @@ def store_environment(conn_id: str = STORE_CONNECTION) -> dict[str, str]:
     return {name: str(value) for name, value in values.items() if value}
 
 
+def lineage_environment(conn_id: str = LINEAGE_CONNECTION) -> dict[str, str]:
+    """``OPENLINEAGE_API_KEY`` from the password of connection ``conn_id``; nothing when there is none.
+
+    Optional: an endpoint that needs no key (or no lineage at all) needs no connection.
+    """
+    try:
+        key = BaseHook.get_connection(conn_id).password
+    except AirflowNotFoundException:
+        return {}
+    if not key:
+        return {}
+    mask_secret(key, "OPENLINEAGE_API_KEY")
+    return {"OPENLINEAGE_API_KEY": key}
+
+
 def job_settings(task_id: str, text: str) -> dict[str, str]:
     """The settings of Variable ``sales_job_settings`` (a JSON object) that the job of ``task_id`` declares.
 
@@ -296,10 +322,13 @@ class SalesJobOperator(DockerOperator):
     task runs. ``network_mode`` is templated, so the Docker network can be a Variable.
 
     The data root, decided when the task runs (all three are templated): ``base_dir``
-    becomes ``BASE_DIR``; a path mounts ``data_volume`` at /data, a URL mounts nothing,
-    joins ``store_network_mode`` (when given, instead of ``network_mode``) and passes the
-    credentials of ``store_connection`` privately. ``job_settings`` is the JSON text of
-    Variable ``sales_job_settings``; the names the job declares go into its environment.
+    becomes ``BASE_DIR``; a path mounts ``data_volume`` at /data, a URL mounts nothing
+    and passes the credentials of ``store_connection`` privately. ``job_settings`` is the
+    JSON text of Variable ``sales_job_settings``; the names the job declares go into its
+    environment. ``outbound_network_mode``, when given, replaces ``network_mode`` for a job
+    that must reach something beyond its data volume: an object store, or a lineage or
+    metrics endpoint (``REPORTING_SETTINGS``). The OpenLineage API key, when the
+    connection ``lineage_connection`` holds one, goes in privately.
     """
 
     template_fields: Sequence[str] = (
@@ -307,7 +336,7 @@ class SalesJobOperator(DockerOperator):
         "network_mode",
         "base_dir",
         "data_volume",
-        "store_network_mode",
+        "outbound_network_mode",
         "job_settings",
     )
 
@@ -318,7 +347,8 @@ class SalesJobOperator(DockerOperator):
         base_dir: str = DATA_MOUNT,
         data_volume: str | None = None,
         store_connection: str = STORE_CONNECTION,
-        store_network_mode: str | None = None,
+        outbound_network_mode: str | None = None,
+        lineage_connection: str = LINEAGE_CONNECTION,
         job_settings: str = "{}",
         **kwargs: Any,
     ) -> None:
@@ -329,17 +359,17 @@ class SalesJobOperator(DockerOperator):
         self.base_dir = base_dir
         self.data_volume = data_volume
         self.store_connection = store_connection
-        self.store_network_mode = store_network_mode
+        self.outbound_network_mode = outbound_network_mode
+        self.lineage_connection = lineage_connection
         self.job_settings = job_settings
 
     def prepare_data_root(self) -> None:
         """Mounts, network and ``BASE_DIR`` for the rendered ``base_dir``."""
         private: Mapping[str, str] = {}
+        settings = job_settings(self.task_id, self.job_settings)
         if on_object_store(self.base_dir):
             self.mounts = []
             private = store_environment(self.store_connection)
-            if self.store_network_mode:
-                self.network_mode = self.store_network_mode
         elif self.base_dir != DATA_MOUNT and not self.base_dir.startswith(f"{DATA_MOUNT}/"):
             raise AirflowFailException(
                 f"Variable sales_base_dir must be {DATA_MOUNT} or a folder in it (the data volume), "
@@ -347,12 +377,18 @@ class SalesJobOperator(DockerOperator):
             )
         elif self.data_volume:
             self.mounts = [*self.mounts, Mount(target=DATA_MOUNT, source=self.data_volume, type="volume")]
+        if self.outbound_network_mode and (on_object_store(self.base_dir) or REPORTING_SETTINGS & settings.keys()):
+            self.network_mode = self.outbound_network_mode
         self.environment = {
-            **job_settings(self.task_id, self.job_settings),
+            **settings,
             **self.environment,
             "BASE_DIR": self.base_dir,
         }
-        self._private_environment = {**self._private_environment, **private}
+        self._private_environment = {
+            **self._private_environment,
+            **private,
+            **lineage_environment(self.lineage_connection),
+        }
 
     def execute(self, context: Any) -> Any:
         if self.token_connection:
